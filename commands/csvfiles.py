@@ -1,0 +1,103 @@
+"""Reading import files: header checks, line numbers, and collecting every problem before anything is
+written (an import is all-or-nothing)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from domain.errors import DomainError, ImportRejected
+
+T = TypeVar("T")
+
+TRUE = {"true", "yes", "y", "1"}
+FALSE = {"false", "no", "n", "0", ""}
+
+
+@dataclass
+class Problems:
+    """Every bad row of a file: (line, field, rule). Raise with :meth:`raise_if_any`."""
+
+    path: str
+    items: list[tuple[int, str, str]] = field(default_factory=list)
+
+    def add(self, line: int, field_: str, rule: str) -> None:
+        self.items.append((line, field_, rule))
+
+    def check(self, line: int, fn: Callable[[], T]) -> T | None:
+        """Run ``fn``; record a :class:`DomainError` it raises against ``line`` and return None."""
+        try:
+            return fn()
+        except DomainError as e:
+            self.add(line, e.field, e.rule)
+            return None
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise ImportRejected(self.path, sorted(self.items))
+
+
+def read_rows(path: str, required: list[str], optional: list[str] = ()) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield ``(line number, row)`` for each data row of CSV file ``path`` (line 1 is the header).
+
+    Raises :class:`ImportRejected` if the file cannot be read or its header lacks a required column or has
+    an unknown one.
+    """
+    try:
+        handle = open(path, newline="", encoding="utf-8-sig")
+    except OSError as e:
+        raise ImportRejected(path, [(0, "file", e.strerror or str(e))]) from None
+    with handle:
+        reader = csv.reader(handle)
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            raise ImportRejected(path, [(1, "header", "the file is empty")]) from None
+        except (csv.Error, UnicodeDecodeError) as e:
+            raise ImportRejected(path, [(1, "header", f"not a readable UTF-8 CSV file ({e})")]) from None
+        missing = [c for c in required if c not in header]
+        unknown = [c for c in header if c not in required and c not in optional]
+        if missing or unknown:
+            problems = [(1, c, "required column is missing") for c in missing]
+            problems += [(1, c, f"unknown column (expected {', '.join(required + list(optional))})") for c in unknown]
+            raise ImportRejected(path, problems)
+        try:
+            for values in reader:
+                line = reader.line_num
+                if not any(v.strip() for v in values):
+                    continue
+                if len(values) != len(header):
+                    yield line, {"__error__": f"has {len(values)} fields, the header has {len(header)}"}
+                    continue
+                yield line, dict(zip(header, values))
+        except (csv.Error, UnicodeDecodeError) as e:
+            raise ImportRejected(path, [(reader.line_num, "file", f"not a readable UTF-8 CSV file ({e})")]) from None
+
+
+def parse_bool(value: str, field_: str) -> bool:
+    """``true/false, yes/no, y/n, 1/0`` (case-insensitive; empty is false)."""
+    from domain.errors import ValidationError
+
+    v = value.strip().lower()
+    if v in TRUE:
+        return True
+    if v in FALSE:
+        return False
+    raise ValidationError(field_, f"{value!r} is not true or false")
+
+
+def parse_int(value: str, field_: str) -> int:
+    """A whole number written in digits."""
+    from domain.errors import ValidationError
+
+    v = value.strip()
+    if not v.lstrip("-").isdigit():
+        raise ValidationError(field_, f"{value!r} is not a whole number")
+    return int(v)
+
+
+def row_error(row: dict[str, Any]) -> str | None:
+    """The structural error of a row from :func:`read_rows`, if any."""
+    return row.get("__error__")

@@ -1,0 +1,137 @@
+"""The main job (``make run``): a year of real flights, consolidated, on the embedded default.
+
+1. imports the 336,776 flights of 2013 (examples/nycflights13) into a fresh SQLite file: 16 carriers as
+   customers consolidating weekly from Monday, one individual invoice per flight;
+2. ticks once at 2014-01-07 (catching up every week of 2013 in one run);
+3. prints a summary per carrier and in total — consolidated invoices, lines, amount — and reconciles the
+   total against the tariff applied to every non-cancelled flight, computed independently from the CSV,
+   to the cent (exit status 1 if they differ).
+
+Run with ``python -m commands.demo [--database-url URL] [--fresh] [--period monthly]``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import click
+import sqlalchemy as sa
+
+from commands.app import Store
+from commands.cli import err, out, progress_bar, table
+from commands.config import resolve
+from commands.nycflights import import_flights, load
+from domain.money import format_amount
+from projections import registry
+from projections import runner as projection_runner
+from projections.tables import consolidated_invoices
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.path.join(HERE, "examples", "nycflights13")
+IMPORT_AT = datetime(2014, 1, 1, 5, 0, tzinfo=timezone.utc)  # 2014-01-01 00:00 in New York
+TICK_AT = datetime(2014, 1, 7, 5, 0, tzinfo=timezone.utc)  # 2014-01-07 00:00 in New York
+
+
+@click.command()
+@click.option("--database-url", default="sqlite:///nycflights13.db", show_default=True)
+@click.option("--fresh", is_flag=True, help="Delete the SQLite file first (a fresh store).")
+@click.option("--period", type=click.Choice(["weekly", "monthly"]), default="weekly", show_default=True)
+@click.option("--data", default=DATA, show_default=True, help="The nycflights13 directory.")
+def main(database_url: str, fresh: bool, period: str, data: str) -> None:
+    """Import a year of flights, tick to 2014-01-07, print the reconciled summary."""
+    config = resolve(database_url)
+    if fresh and config.sqlite_path:
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(config.sqlite_path + suffix):
+                os.remove(config.sqlite_path + suffix)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    with Store(config) as store:
+        err.print(f"store: {config.display_url}")
+        t0 = time.perf_counter()
+        with progress_bar("import flights") as advance:
+            counts = import_flights(store, data, IMPORT_AT, period, progress=advance, on_total=advance.set_total)  # type: ignore[attr-defined]
+        timings["import"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        head = store.head()
+        with progress_bar("projections", total=head) as advance:
+            state = {"done": min(projection_runner.positions(store).values(), default=0) if _has(store) else 0}
+            advance(state["done"])
+
+            def on_page(pos: int, _h: int) -> None:
+                advance(pos - state["done"])
+                state["done"] = pos
+
+            projection_runner.run(store, registry.ALL, on_page=on_page)
+        timings["projections"] = time.perf_counter() - t0
+
+        from scheduler.tick import tick
+
+        t0 = time.perf_counter()
+        with progress_bar("tick") as advance:
+            st = {"done": 0}
+
+            def on_progress(done: int, total: int) -> None:
+                advance.set_total(total)  # type: ignore[attr-defined]
+                advance(done - st["done"])
+                st["done"] = done
+
+            summary = tick(store, TICK_AT, progress=on_progress)
+        timings["tick"] = time.perf_counter() - t0
+        rows = _summary(store)
+    timings["total"] = time.perf_counter() - started
+
+    expected = load(data)
+    table(
+        ["carrier", "consolidated invoices", "lines", "amount (USD)"],
+        [[r[0], r[1], r[2], format_amount(r[3], "USD")] for r in rows]
+        + [["TOTAL", sum(r[1] for r in rows), sum(r[2] for r in rows), format_amount(sum((r[3] for r in rows), Decimal(0)), "USD")]],
+        title=f"nycflights13 2013, consolidated {period}, ticked at {TICK_AT.isoformat()}",
+    )
+    total = sum((r[3] for r in rows), Decimal(0))
+    lines = sum(r[2] for r in rows)
+    flown = len(expected.invoices) - expected.cancelled
+    out.print(
+        f"flights {len(expected.invoices)}, cancelled {expected.cancelled}, invoiced {flown}; "
+        f"recorded {counts['recorded']} (new), unchanged {counts['unchanged']}"
+    )
+    out.print(f"tick: {summary.counts}, {summary.events} events")
+    out.print(
+        "timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
+    )
+    if total == expected.expected_total and lines == flown:
+        out.print(
+            f"[bold green]reconciled[/bold green]: {format_amount(total, 'USD')} USD over {lines} lines equals the "
+            f"tariff applied to every non-cancelled flight ({format_amount(expected.expected_total, 'USD')} USD, {flown} flights)"
+        )
+        return
+    out.print(
+        f"[bold red]NOT reconciled[/bold red]: consolidated {total} over {lines} lines, "
+        f"expected {expected.expected_total} over {flown} flights"
+    )
+    sys.exit(1)
+
+
+def _has(store: Store) -> bool:
+    return sa.inspect(store.read_engine).has_table("projection_positions")
+
+
+def _summary(store: Store) -> list[tuple[str, int, int, Decimal]]:
+    t = consolidated_invoices
+    acc: dict[str, list] = {}
+    with store.read_engine.connect() as conn:
+        for r in conn.execute(sa.select(t.c.customer_reference, t.c.count, t.c.total).where(t.c.number.is_not(None))):
+            a = acc.setdefault(r.customer_reference, [0, 0, Decimal(0)])
+            a[0] += 1
+            a[1] += r.count
+            a[2] += r.total
+    return [(k, v[0], v[1], v[2]) for k, v in sorted(acc.items())]
+
+
+if __name__ == "__main__":
+    main()

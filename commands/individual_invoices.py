@@ -1,0 +1,350 @@
+"""Recording and cancelling individual invoices, one at a time or in bulk (issue 2).
+
+Recording routes each invoice to its customer's consolidation period (:meth:`Customer.route`) and saves
+the invoice together with one ``LineAdded`` on that period's :class:`ConsolidatedInvoice`, in chunks of
+at most :data:`CHUNK` invoices (one ``save`` stays under ~500 events). The external number is the
+idempotency key: a number recorded before with the same data is skipped, with different data it is an
+error, and a whole file is checked before anything is written.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+
+from commands.app import Store
+from commands.common import MAX_ATTEMPTS, require, retrying
+from commands.csvfiles import Problems, read_rows, row_error
+from domain.base import business_time
+from domain.calendar import local_date, parse_instant
+from domain.consolidated_invoice import ConsolidatedInvoice
+from domain.customer import Customer, PeriodRef, customer_id, validate_reference
+from domain.errors import Conflict, DomainError, NotFound, ValidationError
+from domain.individual_invoice import CANCELLED, IndividualInvoice, individual_invoice_id, validate_attributes
+from domain.money import parse_amount, validate_currency
+
+#: Invoices per save: two events each (recorded + line added, or recorded + cancelled), plus the few
+#: periods opened, stays under the ~500 events a save may hold.
+CHUNK = 200
+#: Consolidation periods kept in memory while recording (a period of a big airline holds ~1,100 lines).
+PERIOD_CACHE = 64
+
+INVOICE_COLUMNS = ["customer", "number", "issued_at", "amount", "currency", "status", "attributes"]
+
+
+@dataclass(frozen=True)
+class RecordInvoice:
+    """Record an invoice issued elsewhere. ``cancelled`` records it and cancels it at once (an import of a
+    cancelled invoice). ``line`` is its line in an import file (0 otherwise)."""
+
+    number: str
+    customer: str
+    issued_at: datetime
+    amount: Decimal
+    currency: str
+    attributes: dict
+    cancelled: bool = False
+    line: int = 0
+
+
+def make_record(
+    number: str,
+    customer: str,
+    issued_at: str | datetime,
+    amount: str | Decimal,
+    currency: str,
+    attributes: object = None,
+    status: str = "issued",
+    line: int = 0,
+) -> RecordInvoice:
+    """Validate raw fields into a :class:`RecordInvoice`; raises :class:`ValidationError` naming the field."""
+    validate_reference(number, "number")
+    validate_reference(customer, "customer")
+    at = issued_at if isinstance(issued_at, datetime) else parse_instant(issued_at, "issued_at")
+    validate_currency(currency)
+    value = parse_amount(amount, currency, "amount")
+    attrs = validate_attributes(attributes)
+    s = str(status).strip().lower()
+    if s not in ("issued", "cancelled"):
+        raise ValidationError("status", f"{status!r} is not issued or cancelled")
+    return RecordInvoice(number, customer, at, value, currency, attrs, s == "cancelled", line)
+
+
+def record_invoice(store: Store, cmd: RecordInvoice, at: datetime) -> str:
+    """Record one invoice; returns ``"recorded"``, ``"unchanged"`` or ``"cancelled"``."""
+    counts = record_invoices(store, [cmd], at)
+    for key in ("recorded", "cancelled", "unchanged"):
+        if counts[key]:
+            return key
+    raise AssertionError(counts)
+
+
+# ================================================================================================ validation
+def validate_against_store(
+    store: Store, cmds: Sequence[RecordInvoice], problems: Problems
+) -> tuple[dict[str, Customer], dict[str, str]]:
+    """Check ``cmds`` against what is recorded, adding every problem to ``problems``.
+
+    Returns the customers by reference and, for numbers already recorded, what to do: ``"skip"`` (same
+    data) or ``"cancel"`` (recorded as issued, now given as cancelled).
+    """
+    refs = sorted({c.customer for c in cmds})
+    loaded = store.load_many([customer_id(r) for r in refs])
+    customers = {c.reference: c for c in loaded.values()}
+    seen: dict[str, RecordInvoice] = {}
+    for c in cmds:
+        cust = customers.get(c.customer)
+        if cust is None:
+            problems.add(c.line, "customer", f"no customer {c.customer!r}")
+        elif cust.currency != c.currency:
+            problems.add(c.line, "currency", f"{c.currency} differs from customer {c.customer}'s currency {cust.currency}")
+        first = seen.get(c.number)
+        if first is not None and (
+            first.customer, first.issued_at, first.amount, first.currency, first.attributes, first.cancelled
+        ) != (c.customer, c.issued_at, c.amount, c.currency, c.attributes, c.cancelled):
+            problems.add(c.line, "number", f"{c.number} is given twice with different data (first on line {first.line})")
+        seen.setdefault(c.number, c)
+    existing: dict[str, str] = {}
+    numbers = list(seen)
+    for i in range(0, len(numbers), 2000):
+        chunk = numbers[i : i + 2000]
+        found = store.load_many([individual_invoice_id(n) for n in chunk])
+        for inv in found.values():
+            c = seen[inv.number]
+            try:
+                inv.check_same(c.customer, c.issued_at, c.amount, c.currency, c.attributes)
+            except DomainError as e:
+                problems.add(c.line, e.field, e.rule)
+                continue
+            if inv.status == CANCELLED and not c.cancelled:
+                problems.add(c.line, "status", f"invoice {inv.number} is cancelled; it cannot be issued again")
+            existing[inv.number] = "cancel" if c.cancelled and inv.status != CANCELLED else "skip"
+    return customers, existing
+
+
+# ================================================================================================ writing
+class _Recorder:
+    """Writes validated invoices in chunks, keeping customers and recent periods in memory."""
+
+    def __init__(self, store: Store, customers: dict[str, Customer], at: datetime):
+        self.store = store
+        self.customers = customers
+        self.at = at
+        self.periods: OrderedDict[UUID, ConsolidatedInvoice] = OrderedDict()
+
+    def period(self, ref: PeriodRef, customer: Customer) -> ConsolidatedInvoice:
+        pid = ref.consolidated_invoice_id
+        p = self.periods.get(pid)
+        if p is not None:
+            self.periods.move_to_end(pid)
+            return p
+        p = self.store.get(pid) or ConsolidatedInvoice.open(ref, customer)
+        self.periods[pid] = p
+        while len(self.periods) > PERIOD_CACHE:
+            old_id, old = self.periods.popitem(last=False)
+            if old.pending_events:  # keep unsaved ones until the chunk is saved
+                self.periods[old_id] = old
+                self.periods.move_to_end(old_id, last=False)
+                break
+        return p
+
+    def write_chunk(self, chunk: Sequence[RecordInvoice]) -> dict[str, int]:
+        counts = {"recorded": 0, "consolidating": 0, "cancelled": 0}
+        touched: dict[UUID, Any] = {}
+        with business_time(self.at):
+            for cmd in chunk:
+                cust = self.customers[cmd.customer]
+                ref = None if cmd.cancelled else cust.route(cmd.issued_at)
+                period = None
+                if ref is not None:
+                    period = self.period(ref, cust)
+                    if not period.is_open:
+                        raise _StaleCustomer(cust.reference)
+                inv = IndividualInvoice.record(
+                    cmd.number,
+                    cust.id,
+                    cust.reference,
+                    cmd.issued_at,
+                    local_date(cmd.issued_at, cust.timezone),
+                    cmd.amount,
+                    cmd.currency,
+                    cmd.attributes,
+                    period.id if period is not None else None,
+                )
+                if period is not None:
+                    period.add_line(cmd.number, inv.id, cmd.issued_at, cmd.amount, cmd.attributes)
+                    touched[period.id] = period
+                    counts["consolidating"] += 1
+                if cmd.cancelled:
+                    inv.cancel("recorded as cancelled")
+                    counts["cancelled"] += 1
+                touched[inv.id] = inv
+                counts["recorded"] += 1
+            self.store.save(touched.values())
+        return counts
+
+    def reload(self, chunk: Sequence[RecordInvoice]) -> None:
+        """After a lost race: fresh customers, and forget cached periods."""
+        refs = sorted({c.customer for c in chunk})
+        fresh = self.store.load_many([customer_id(r) for r in refs])
+        for c in fresh.values():
+            self.customers[c.reference] = c
+        self.periods.clear()
+
+
+class _StaleCustomer(Exception):
+    """The routed period closed meanwhile: reload the customer and route again."""
+
+
+def record_invoices(
+    store: Store,
+    cmds: Sequence[RecordInvoice],
+    at: datetime,
+    progress: Callable[[int], None] | None = None,
+    path: str = "<command>",
+) -> dict[str, int]:
+    """Record ``cmds`` (validated with :func:`make_record`) at business instant ``at``.
+
+    Everything is checked before anything is written; a problem raises :class:`ImportRejected` (several
+    commands) or the first :class:`DomainError` (a single command). Returns counts: recorded, consolidating
+    (routed to a consolidation period), cancelled, unchanged.
+    """
+    problems = Problems(path)
+    customers, existing = validate_against_store(store, cmds, problems)
+    if problems.items:
+        if len(cmds) == 1:
+            line, field, rule = problems.items[0]
+            cls = NotFound if rule.startswith("no customer") else Conflict
+            raise cls(field, rule)
+        problems.raise_if_any()
+    counts = {"recorded": 0, "consolidating": 0, "cancelled": 0, "unchanged": 0}
+    todo: list[RecordInvoice] = []
+    done_numbers: set[str] = set()
+    cancels: list[RecordInvoice] = []
+    for c in cmds:
+        if c.number in done_numbers:
+            counts["unchanged"] += 1
+            continue
+        done_numbers.add(c.number)
+        action = existing.get(c.number)
+        if action == "skip":
+            counts["unchanged"] += 1
+        elif action == "cancel":
+            cancels.append(c)
+        else:
+            todo.append(c)
+    writer = _Recorder(store, customers, at)
+    for i in range(0, len(todo), CHUNK):
+        chunk = todo[i : i + CHUNK]
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                got = writer.write_chunk(chunk)
+                break
+            except (IntegrityError, _StaleCustomer):
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise
+                writer.reload(chunk)
+                # Another writer may have recorded some of these meanwhile: skip what now exists.
+                found = store.load_many([individual_invoice_id(c.number) for c in chunk])
+                before = len(chunk)
+                chunk = [c for c in chunk if individual_invoice_id(c.number) not in found]
+                counts["unchanged"] += before - len(chunk)
+        for k, v in got.items():
+            counts[k] += v
+        if progress:
+            progress(len(todo[i : i + CHUNK]))
+    for c in cancels:
+        if cancel_invoice(store, c.number, at, "cancelled by import"):
+            counts["cancelled"] += 1
+        if progress:
+            progress(1)
+    return counts
+
+
+def cancel_invoice(store: Store, number: str, at: datetime, reason: str = "") -> bool:
+    """Cancel individual invoice ``number``; False if it already was cancelled.
+
+    A gathered invoice leaves its open consolidation period (``LineRemoved``). One already included in a
+    closed period (an issued consolidated invoice, which never changes) cannot be cancelled: raises
+    :class:`Conflict`. Raises :class:`NotFound` for an unknown number.
+    """
+
+    def attempt() -> bool:
+        inv = require(store, individual_invoice_id(number), "number", f"individual invoice {number!r}")
+        if inv.status == CANCELLED:
+            return False
+        touched: list[Any] = [inv]
+        with business_time(at):
+            pid = inv.gathered_into
+            while pid is not None:
+                period = store.get(pid)
+                if period is None:
+                    break
+                if number in period.lines:
+                    if not period.is_open:
+                        shown = period.number or f"period {period.label} of {period.customer_reference}"
+                        raise Conflict(
+                            "number",
+                            f"invoice {number} is included in consolidated invoice {shown}, which is closed; it can no longer be cancelled",
+                        )
+                    period.remove_line(number, "cancelled")
+                    touched.append(period)
+                    break
+                pid = period.removed.get(number)
+            inv.cancel(reason)
+            store.save(touched)
+        return True
+
+    return retrying(attempt)
+
+
+# ================================================================================================ import
+def parse_invoice_rows(path: str, problems: Problems) -> list[RecordInvoice]:
+    """Read and validate every row of an invoices CSV file (columns :data:`INVOICE_COLUMNS`)."""
+    out = []
+    for line, row in read_rows(path, INVOICE_COLUMNS):
+        if (err := row_error(row)) is not None:
+            problems.add(line, "row", err)
+            continue
+        cmd = problems.check(
+            line,
+            lambda: make_record(
+                row["number"].strip(),
+                row["customer"].strip(),
+                row["issued_at"],
+                row["amount"],
+                row["currency"].strip(),
+                row["attributes"],
+                row["status"] or "issued",
+                line,
+            ),
+        )
+        if cmd is not None:
+            out.append(cmd)
+    return out
+
+
+def import_invoices(
+    store: Store, path: str, at: datetime, progress: Callable[[int], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> dict[str, int]:
+    """Import the individual invoices of CSV file ``path``: validate all, then record in chunks.
+
+    Columns ``customer,number,issued_at,amount,currency,status,attributes``: ``issued_at`` an ISO 8601
+    instant with offset, ``status`` issued or cancelled (empty: issued), ``attributes`` an optional JSON
+    object. Raises :class:`ImportRejected` listing every bad row (nothing written).
+    """
+    problems = Problems(path)
+    cmds = parse_invoice_rows(path, problems)
+    problems.raise_if_any()
+    if on_total:
+        on_total(len(cmds))
+    return record_invoices(store, cmds, at, progress, path)
+

@@ -1,0 +1,306 @@
+"""The ConsolidatedInvoice aggregate: one customer's billing period, gathering and then invoicing.
+
+Consistency boundary (DESIGN.md): the invoice *gathers* its lines while its period is open, one small
+``LineAdded`` event per recorded individual invoice, and then closes and issues in two events. A week of a
+big airline (over a thousand flights) therefore never needs one save that touches a thousand aggregates.
+
+Lifecycle: OPEN (gathering) → CLOSED. A closed period with lines (and a total above zero) is an issued
+invoice: PENDING → PAID, or PENDING → OVERDUE (the tick, once its due date has passed) → PAID. A closed
+period without lines issues nothing (never a 0.00 invoice).
+
+Identity: ``derive_id("consolidated", customer id, regime, period start)`` (:class:`PeriodRef`).
+Numbers: ``CONS-<label>-<seq>`` with the label of the period's start (``CONS-2026-W04-001``,
+``CONS-2026-M01-001``), the sequence gapless per label (one :class:`NumberSeries` per label).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from uuid import UUID
+
+from domain.base import BillingAggregate
+from domain.calendar import local_date, start_of_day
+from domain.errors import Conflict, ValidationError
+from domain.money import parse_amount
+
+OPEN = "OPEN"
+CLOSED = "CLOSED"
+PENDING = "PENDING"
+OVERDUE = "OVERDUE"
+PAID = "PAID"
+
+
+def series_key(label: str) -> str:
+    """The number series of consolidated invoices of period label ``label``: ``CONS-2026-W04``."""
+    return f"CONS-{label}"
+
+
+def format_number(label: str, seq: int) -> str:
+    """``CONS-<label>-<seq, at least 3 digits>`` (issue 2)."""
+    return f"CONS-{label}-{seq:03d}"
+
+
+class ConsolidatedInvoice(BillingAggregate):
+    """A customer's consolidation period and the invoice issued for it (see the module docstring).
+
+    ``lines`` maps each gathered individual invoice number to ``(invoice id, issued_at, local date,
+    amount, attributes)``.
+    """
+
+    TOPIC = "billing:ConsolidatedInvoice"
+
+    class Created(BillingAggregate.Created):
+        TOPIC = "billing:ConsolidatedInvoice.Created"
+        customer_id: UUID
+        customer_reference: str
+        regime: int
+        mode: str
+        label: str
+        period_start: date
+        period_end: date
+        timezone: str
+        currency: str
+
+    class LineAdded(BillingAggregate.Event):
+        TOPIC = "billing:ConsolidatedInvoice.LineAdded"
+        number: str
+        invoice_id: UUID
+        issued_at: datetime
+        local_date: date
+        amount: Decimal
+        attributes: dict
+
+        def apply(self, inv: ConsolidatedInvoice) -> None:
+            inv.lines[self.number] = (self.invoice_id, self.issued_at, self.local_date, self.amount, self.attributes)
+
+    class LineRemoved(BillingAggregate.Event):
+        """A gathered line left the period: its invoice was cancelled (``moved_to`` None) or it was issued
+        after a truncated period's end and moved on to the period ``moved_to`` (or, when no period covers
+        it any more, released to stay individual)."""
+
+        TOPIC = "billing:ConsolidatedInvoice.LineRemoved"
+        number: str
+        reason: str
+        moved_to: UUID | None
+
+        def apply(self, inv: ConsolidatedInvoice) -> None:
+            del inv.lines[self.number]
+            inv.removed[self.number] = self.moved_to
+
+    class PeriodClosed(BillingAggregate.Event):
+        TOPIC = "billing:ConsolidatedInvoice.PeriodClosed"
+        closed_at: datetime
+        period_end: date
+        count: int
+        total: Decimal
+
+        def apply(self, inv: ConsolidatedInvoice) -> None:
+            inv.status = CLOSED
+            inv.closed_at = self.closed_at
+            inv.period_end = self.period_end
+
+    class InvoiceIssued(BillingAggregate.Event):
+        TOPIC = "billing:ConsolidatedInvoice.InvoiceIssued"
+        number: str
+        sequence: int
+        issue_date: date
+        due_date: date
+        payment_terms_days: int
+        overdue_at: datetime
+        count: int
+        total: Decimal
+        currency: str
+        summary: dict
+
+        def apply(self, inv: ConsolidatedInvoice) -> None:
+            inv.number = self.number
+            inv.issue_date = self.issue_date
+            inv.due_date = self.due_date
+            inv.overdue_at = self.overdue_at
+            inv.total = self.total
+            inv.count = self.count
+            inv.status = PENDING
+
+    class MarkedOverdue(BillingAggregate.Event):
+        TOPIC = "billing:ConsolidatedInvoice.MarkedOverdue"
+        overdue_at: datetime
+
+        def apply(self, inv: ConsolidatedInvoice) -> None:
+            inv.status = OVERDUE
+
+    class PaymentRecorded(BillingAggregate.Event):
+        TOPIC = "billing:ConsolidatedInvoice.PaymentRecorded"
+        amount: Decimal
+        reference: str
+        paid_total: Decimal
+        balance: Decimal
+
+        def apply(self, inv: ConsolidatedInvoice) -> None:
+            inv.paid = self.paid_total
+
+    class Paid(BillingAggregate.Event):
+        TOPIC = "billing:ConsolidatedInvoice.Paid"
+
+        def apply(self, inv: ConsolidatedInvoice) -> None:
+            inv.status = PAID
+
+    def __init__(
+        self,
+        customer_id: UUID,
+        customer_reference: str,
+        regime: int,
+        mode: str,
+        label: str,
+        period_start: date,
+        period_end: date,
+        timezone: str,
+        currency: str,
+    ):
+        self.customer_id = customer_id
+        self.customer_reference = customer_reference
+        self.regime = regime
+        self.mode = mode
+        self.label = label
+        self.period_start = period_start
+        self.period_end = period_end
+        self.timezone = timezone
+        self.currency = currency
+        self.lines: dict[str, tuple[UUID, datetime, date, Decimal, dict]] = {}
+        self.removed: dict[str, UUID | None] = {}
+        self.status = OPEN
+        self.closed_at: datetime | None = None
+        self.number: str | None = None
+        self.issue_date: date | None = None
+        self.due_date: date | None = None
+        self.overdue_at: datetime | None = None
+        self.total = Decimal(0)
+        self.count = 0
+        self.paid = Decimal(0)
+
+    @classmethod
+    def open(cls, ref, customer) -> ConsolidatedInvoice:  # noqa: ANN001 - PeriodRef, Customer
+        """Open the gathering invoice of period ``ref`` (a :class:`domain.customer.PeriodRef`) of ``customer``."""
+        return cls._create_with_id(
+            cls.Created,
+            ref.consolidated_invoice_id,
+            customer_id=customer.id,
+            customer_reference=customer.reference,
+            regime=ref.regime,
+            mode=ref.period.mode,
+            label=ref.period.label,
+            period_start=ref.period.start,
+            period_end=ref.period.end,
+            timezone=customer.timezone,
+            currency=customer.currency,
+        )
+
+    # ------------------------------------------------------------------------------------- gathering
+    @property
+    def is_open(self) -> bool:
+        return self.status == OPEN
+
+    def add_line(
+        self, number: str, invoice_id: UUID, issued_at: datetime, amount: Decimal, attributes: dict
+    ) -> None:
+        """Gather individual invoice ``number``. Requires the period to be open (the caller routes with a
+        fresh customer when it is not)."""
+        assert self.is_open, "lines are only added to open periods"
+        if number in self.lines:
+            return
+        self.trigger_event(
+            self.LineAdded,
+            number=number,
+            invoice_id=invoice_id,
+            issued_at=issued_at,
+            local_date=local_date(issued_at, self.timezone),
+            amount=amount,
+            attributes=attributes,
+        )
+
+    def remove_line(self, number: str, reason: str, moved_to: UUID | None = None) -> None:
+        """Take line ``number`` out of the open period (see ``LineRemoved``)."""
+        assert self.is_open and number in self.lines
+        self.trigger_event(self.LineRemoved, number=number, reason=reason, moved_to=moved_to)
+
+    def lines_after(self, closes_at: datetime) -> list[str]:
+        """Numbers of gathered lines issued at or after ``closes_at`` (they do not belong to a period
+        truncated there), in (issued_at, number) order."""
+        late = [(v[1], n) for n, v in self.lines.items() if v[1] >= closes_at]
+        return [n for _, n in sorted(late)]
+
+    # ------------------------------------------------------------------------------------- issuing
+    def close(self, closed_at: datetime, period_end: date) -> None:
+        """Close the period at ``closed_at`` (its effective exclusive end date ``period_end``)."""
+        assert self.is_open
+        total = sum((v[3] for v in self.lines.values()), Decimal(0))
+        self.trigger_event(
+            self.PeriodClosed, closed_at=closed_at, period_end=period_end, count=len(self.lines), total=total
+        )
+
+    def is_invoiceable(self) -> bool:
+        """A closed period issues an invoice only with lines and a total above zero (never 0.00)."""
+        return bool(self.lines) and sum((v[3] for v in self.lines.values()), Decimal(0)) > 0
+
+    def issue(self, label_seq: int, payment_terms_days: int, summary_attributes: list[str]) -> None:
+        """Issue the closed period's invoice number ``CONS-<label>-<label_seq>``.
+
+        Issue date: the local date of the closing instant (a natural period's end date, whenever the tick
+        runs). Due date: issue date + ``payment_terms_days``. It becomes overdue at the first instant of the
+        day after the due date, in the customer's zone.
+        """
+        assert self.status == CLOSED and self.closed_at is not None and self.number is None
+        issue_date = local_date(self.closed_at, self.timezone)
+        due_date = issue_date + timedelta(days=payment_terms_days)
+        summary = {}
+        for attr in summary_attributes:
+            values = {str(v[4][attr]) for v in self.lines.values() if v[4].get(attr) not in (None, "")}
+            summary[attr] = sorted(values)
+        self.trigger_event(
+            self.InvoiceIssued,
+            number=format_number(self.label, label_seq),
+            sequence=label_seq,
+            issue_date=issue_date,
+            due_date=due_date,
+            payment_terms_days=payment_terms_days,
+            overdue_at=start_of_day(due_date + timedelta(days=1), self.timezone),
+            count=len(self.lines),
+            total=sum((v[3] for v in self.lines.values()), Decimal(0)),
+            currency=self.currency,
+            summary=summary,
+        )
+
+    def mark_overdue(self, at: datetime) -> bool:
+        """Mark a PENDING invoice OVERDUE if ``at`` is past its due date; returns whether it did."""
+        if self.status != PENDING or self.overdue_at is None or at < self.overdue_at:
+            return False
+        self.trigger_event(self.MarkedOverdue, overdue_at=self.overdue_at)
+        return True
+
+    @property
+    def balance(self) -> Decimal:
+        return self.total - self.paid
+
+    def record_payment(self, amount: Decimal | str, reference: str = "") -> None:
+        """Record a payment of ``amount`` (the invoice's currency, at most its balance); PAID when settled.
+
+        Raises :class:`Conflict` unless the invoice is PENDING or OVERDUE, :class:`ValidationError` for an
+        amount that is not positive, has too many decimals, or exceeds the open balance.
+        """
+        if self.status not in (PENDING, OVERDUE):
+            what = "is already paid" if self.status == PAID else "is not issued"
+            raise Conflict("number", f"{self.number or self.label} {what}; no payment can be recorded")
+        value = parse_amount(amount, self.currency)
+        if value <= 0:
+            raise ValidationError("amount", "must be greater than zero")
+        if value > self.balance:
+            raise ValidationError("amount", f"{value} exceeds the open balance {self.balance} {self.currency}")
+        self.trigger_event(
+            self.PaymentRecorded,
+            amount=value,
+            reference=reference,
+            paid_total=self.paid + value,
+            balance=self.balance - value,
+        )
+        if self.balance == 0:
+            self.trigger_event(self.Paid)

@@ -1,0 +1,22 @@
+"""Every projection of the engine, in a stable order (the order ``billing projections status`` lists)."""
+
+from __future__ import annotations
+
+from projections.consolidation import consolidated_projection, customers_projection, individual_invoices_projection
+from projections.due_index import due_index_projection
+from projections.runner import Projection
+
+ALL: list[Projection] = [
+    customers_projection,
+    individual_invoices_projection,
+    consolidated_projection,
+    due_index_projection,
+]
+
+
+def by_name(name: str) -> Projection:
+    """The projection called ``name``; raises ``KeyError`` listing the known names."""
+    for p in ALL:
+        if p.name == name:
+            return p
+    raise KeyError(f"unknown projection {name!r}; known: {', '.join(p.name for p in ALL)}")

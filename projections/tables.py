@@ -1,0 +1,169 @@
+"""Read-model tables (SQLAlchemy Core). Documented column by column in docs/read-models.md.
+
+Portable types:
+
+- identifiers are UUID strings (``String(36)``), readable in psql and BI tools;
+- money is :class:`Money`: ``NUMERIC(20, 4)`` on PostgreSQL, and on SQLite the exact decimal as text
+  (SQLite's NUMERIC is a binary float); reports sum it as ``Decimal``;
+- instants are :class:`UTCDateTime`: ``timestamptz`` on PostgreSQL, ISO text in UTC on SQLite;
+- local dates are ``DATE``; free attributes and lists are JSON.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+
+metadata = sa.MetaData()
+
+
+class Money(TypeDecorator):
+    """An exact decimal amount: NUMERIC(20, 4) on PostgreSQL, decimal text on SQLite; Python ``Decimal``."""
+
+    impl = sa.Numeric(20, 4)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.String(40))
+        return dialect.type_descriptor(sa.Numeric(20, 4, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if value is None:
+            return None
+        return str(value) if dialect.name == "sqlite" else Decimal(value)
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        if value is None:
+            return None
+        return Decimal(str(value))
+
+
+class UTCDateTime(TypeDecorator):
+    """An instant, stored in UTC: ``timestamptz`` on PostgreSQL, ISO text on SQLite; aware UTC in Python."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if value is None:
+            return None
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def _id(name: str, **kw: Any) -> sa.Column:
+    return sa.Column(name, sa.String(36), **kw)
+
+
+projection_positions = sa.Table(
+    "projection_positions",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False),
+)
+
+# ------------------------------------------------------------------------------------------- customers
+customers = sa.Table(
+    "customers",
+    metadata,
+    _id("customer_id", primary_key=True),
+    sa.Column("reference", sa.String(100), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("payment_terms_days", sa.Integer, nullable=False),
+    sa.Column("approved", sa.Boolean, nullable=False),
+    sa.Column("consolidation", sa.String(16), nullable=False),
+    sa.Column("start_day", sa.Integer),
+    sa.Column("consolidate_from", sa.Date),
+    sa.Column("consolidation_ends_at", UTCDateTime),
+    sa.Column("summary_attributes", sa.JSON, nullable=False),
+    sa.Column("next_close_at", UTCDateTime),
+    sa.Column("registered_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# ------------------------------------------------------------------------------------------- individual invoices
+individual_invoices = sa.Table(
+    "individual_invoices",
+    metadata,
+    _id("invoice_id", primary_key=True),
+    sa.Column("number", sa.String(200), nullable=False, unique=True),
+    _id("customer_id", nullable=False),
+    sa.Column("customer_reference", sa.String(100), nullable=False, index=True),
+    sa.Column("issued_at", UTCDateTime, nullable=False),
+    sa.Column("issued_on", sa.Date, nullable=False, index=True),
+    sa.Column("amount", Money, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attributes", sa.JSON, nullable=False),
+    _id("consolidated_invoice_id", index=True),
+    sa.Column("consolidated_number", sa.String(64), index=True),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+)
+
+# ------------------------------------------------------------------------------------------- consolidated invoices
+consolidated_invoices = sa.Table(
+    "consolidated_invoices",
+    metadata,
+    _id("consolidated_invoice_id", primary_key=True),
+    sa.Column("number", sa.String(64), unique=True),
+    _id("customer_id", nullable=False),
+    sa.Column("customer_reference", sa.String(100), nullable=False, index=True),
+    sa.Column("regime", sa.Integer, nullable=False),
+    sa.Column("mode", sa.String(16), nullable=False),
+    sa.Column("label", sa.String(16), nullable=False),
+    sa.Column("sequence", sa.Integer),
+    sa.Column("period_start", sa.Date, nullable=False),
+    sa.Column("period_end", sa.Date, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("count", sa.Integer),
+    sa.Column("total", Money),
+    sa.Column("paid", Money),
+    sa.Column("closed_at", UTCDateTime),
+    sa.Column("issue_date", sa.Date, index=True),
+    sa.Column("due_date", sa.Date),
+    sa.Column("payment_terms_days", sa.Integer),
+    sa.Column("summary", sa.JSON),
+    sa.Column("opened_at", UTCDateTime, nullable=False),
+)
+
+consolidated_invoice_lines = sa.Table(
+    "consolidated_invoice_lines",
+    metadata,
+    _id("consolidated_invoice_id", primary_key=True),
+    sa.Column("number", sa.String(200), primary_key=True),
+    _id("invoice_id", nullable=False),
+    sa.Column("issued_at", UTCDateTime, nullable=False),
+    sa.Column("local_date", sa.Date, nullable=False),
+    sa.Column("amount", Money, nullable=False),
+    sa.Column("attributes", sa.JSON, nullable=False),
+)
+
+# ------------------------------------------------------------------------------------------- the tick's due index
+due_work = sa.Table(
+    "due_work",
+    metadata,
+    sa.Column("kind", sa.String(32), primary_key=True),
+    _id("aggregate_id", primary_key=True),
+    sa.Column("due_at", UTCDateTime),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("natural_key", sa.String(300), nullable=False),
+    sa.Column("company", sa.String(100)),
+    sa.Index("due_work_due", "active", "due_at"),
+)

@@ -1,0 +1,1 @@
+"""The clock tick and the scheduler loop."""

@@ -1,0 +1,107 @@
+"""Work source: closing consolidation periods and issuing consolidated invoices (issue 2).
+
+For every approved customer due in the index, every period whose closing instant is at or before the
+tick (oldest first) is one item ``(closing instant, rank 0, customer reference)``. Processing an item:
+
+1. lines issued at or after a *truncated* period's end leave it (moved on to the period that now covers
+   them, or released to stay individual);
+2. the customer records ``PeriodClosed`` (its cursor advances), the period records ``PeriodClosed``;
+3. if lines remain and their total is above zero, the next number of the label's series is taken and
+   ``InvoiceIssued`` recorded (issue date = local date of the closing instant; due = + payment terms); if
+   that due date has passed by the tick's instant, it is marked OVERDUE at once.
+
+A period that never gathered anything is still created (closed, empty), so that an individual invoice
+recorded concurrently for it fails on the event store instead of being lost in a closed period.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from domain.consolidated_invoice import ConsolidatedInvoice, series_key
+from domain.customer import Customer
+from scheduler.tick import TickContext, WorkItem
+
+RANK = 0
+
+
+class ConsolidationSource:
+    kind = "consolidation"
+
+    def items(self, ctx: TickContext, rows: list[Any], company: str | None) -> list[WorkItem]:
+        if company is not None:
+            return []
+        ids = [UUID(r.aggregate_id) for r in rows]
+        ctx.preload(ids)
+        out = []
+        for cid in ids:
+            customer = ctx.get(cid)
+            if not isinstance(customer, Customer):
+                continue
+            for ref, closes in customer.closable_periods(ctx.at):
+                out.append(
+                    WorkItem(closes, RANK, customer.reference, self.kind, customer.id, (ref.regime, ref.period.start))
+                )
+        return out
+
+    def prefetch(self, ctx: TickContext, item: WorkItem) -> list[UUID]:
+        customer = ctx.get(item.target)
+        if customer is None:
+            return []
+        from domain.customer import PeriodRef
+        from domain.periods import period_starting
+
+        regime, start = item.data
+        ref = PeriodRef(customer.id, regime, period_starting(start, customer.regime(regime).mode))
+        return [ref.consolidated_invoice_id]
+
+    def process(self, ctx: TickContext, item: WorkItem) -> None:
+        customer: Customer = ctx.get(item.target)
+        ref = customer.cursor_period()
+        if ref is None or (ref.regime, ref.period.start) != item.data or not customer.approved:
+            ctx.count(self.kind, "already_closed")
+            return
+        closes = customer.close_at(ref)
+        period = ctx.get(ref.consolidated_invoice_id)
+        if period is None:
+            period = ctx.add_new(ConsolidatedInvoice.open(ref, customer), transient=True)
+        ctx.touch(period, transient=True)
+        ctx.touch(customer)
+        late = period.lines_after(closes)
+        late_lines = {n: period.lines[n] for n in late}
+        remaining = [v for n, v in period.lines.items() if n not in late_lines]
+        invoiceable = bool(remaining) and sum(v[3] for v in remaining) > 0
+        customer.close_cursor_period(closes, period.id if invoiceable else None)
+        for number, (invoice_id, issued_at, _day, amount, attributes) in late_lines.items():
+            target_ref = customer.route(issued_at)
+            if target_ref is None:
+                period.remove_line(number, "released", None)
+                continue
+            target = ctx.get(target_ref.consolidated_invoice_id)
+            if target is None:
+                target = ctx.add_new(ConsolidatedInvoice.open(target_ref, customer), transient=True)
+            period.remove_line(number, "moved", target.id)
+            target.add_line(number, invoice_id, issued_at, amount, attributes)
+            ctx.touch(target, transient=True)
+        period.close(closes, customer.effective_end(ref))
+        ctx.count(self.kind, "periods_closed")
+        if not invoiceable:
+            ctx.count(self.kind, "empty_periods")
+            return
+        seq = ctx.series(series_key(period.label)).next()
+        period.issue(seq, customer.payment_terms_days, customer.summary_attributes)
+        ctx.count(self.kind, "issued")
+        ctx.issued(
+            {
+                "kind": "consolidated",
+                "number": period.number,
+                "customer": customer.reference,
+                "issue_date": period.issue_date.isoformat(),
+                "currency": period.currency,
+                "total": str(period.total),
+                "count": period.count,
+            }
+        )
+        if period.mark_overdue(ctx.at):
+            ctx.count("overdue", "marked")

@@ -1,0 +1,36 @@
+"""Work source: marking issued, unpaid invoices OVERDUE once their due date has passed.
+
+Items come from the due index (``overdue`` rows whose instant — the first instant of the day after the
+due date, in the billing party's zone — is at or before the tick): ``(instant, rank 9, invoice number)``.
+Invoices issued by the same tick are marked as they are issued. Works for any invoice aggregate with a
+``mark_overdue(at)`` method (consolidated invoices, and the general invoices of contracts).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from scheduler.tick import TickContext, WorkItem
+
+RANK = 9
+
+
+class OverdueSource:
+    kind = "overdue"
+
+    def items(self, ctx: TickContext, rows: list[Any], company: str | None) -> list[WorkItem]:
+        return [
+            WorkItem(r.due_at, RANK, r.natural_key, self.kind, UUID(r.aggregate_id))
+            for r in rows
+            if company is None or r.company == company
+        ]
+
+    def prefetch(self, ctx: TickContext, item: WorkItem) -> list[UUID]:
+        return [item.target]
+
+    def process(self, ctx: TickContext, item: WorkItem) -> None:
+        invoice = ctx.get(item.target)
+        if invoice is not None and invoice.mark_overdue(ctx.at):
+            ctx.touch(invoice, transient=True)
+            ctx.count(self.kind, "marked")
