@@ -124,13 +124,14 @@ class Store:
         first (nothing of this call is written then). Asserts the save stays under
         :data:`MAX_EVENTS_PER_SAVE`; callers batch.
         """
-        aggs = [a for a in aggregates if a.pending_events]
-        n = sum(len(a.pending_events) for a in aggs)
-        if n == 0:
+        events = [e for a in aggregates for e in a.collect_events()]
+        if not events:
             return 0
-        assert n <= MAX_EVENTS_PER_SAVE * 2, f"one save of {n} events is too large; batch it"
-        self.app.save(*aggs)
-        return n
+        assert len(events) <= MAX_EVENTS_PER_SAVE * 2, f"one save of {len(events)} events is too large; batch it"
+        # What Application.save does, minus its per-object protocol checks (measured at ~15 % of a bulk
+        # import) and its snapshot/notify hooks, which this application does not use.
+        self.app.events.put(events)
+        return len(events)
 
     def get(self, aggregate_id: UUID) -> Any | None:
         """Load one aggregate, or None if it does not exist."""

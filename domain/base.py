@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID, uuid5
@@ -25,6 +26,7 @@ _business_time: contextvars.ContextVar[datetime | None] = contextvars.ContextVar
 )
 
 
+@lru_cache(maxsize=65536)
 def derive_id(kind: str, *parts: object) -> UUID:
     """Return the identifier of an entity from its kind and natural key.
 

@@ -56,7 +56,10 @@ class Writer:
     def __init__(self, conn: sa.Connection, dialect: str):
         self.conn = conn
         self.dialect = dialect
-        self._ops: list[tuple[Any, tuple[str, ...], dict[str, Any]]] = []
+        # Writes queue per table, in order: tables have no cross-table constraints, so only the order of
+        # writes to one table matters, and a page's interleaved inserts into two tables still become two
+        # executemany calls.
+        self._queues: dict[str, list[tuple[Any, tuple[str, ...], dict[str, Any]]]] = {}
         self._cache: dict[tuple, Any] = {}
 
     # ------------------------------------------------------------------------------ statements
@@ -66,7 +69,7 @@ class Writer:
         stmt = self._cache.get(key)
         if stmt is None:
             stmt = self._cache[key] = table.insert()
-        self._ops.append((stmt, tuple(row), row))
+        self._queue(table).append((stmt, tuple(row), row))
 
     def upsert(self, table: sa.Table, row: dict[str, Any], key_cols: Sequence[str]) -> None:
         """Insert ``row`` or, if a row with the same ``key_cols`` exists, overwrite its other columns."""
@@ -76,7 +79,7 @@ class Writer:
             ins = (pg_dialect.insert if self.dialect == "postgresql" else sqlite_dialect.insert)(table)
             updates = {c: ins.excluded[c] for c in row if c not in key_cols}
             stmt = self._cache[key] = ins.on_conflict_do_update(index_elements=list(key_cols), set_=updates)
-        self._ops.append((stmt, tuple(row), row))
+        self._queue(table).append((stmt, tuple(row), row))
 
     def update(self, table: sa.Table, where: dict[str, Any], values: dict[str, Any]) -> None:
         """``UPDATE table SET values WHERE where`` (equality on every ``where`` column)."""
@@ -87,7 +90,7 @@ class Writer:
             stmt = self._cache[key] = table.update().where(cond).values({c: sa.bindparam(f"v_{c}") for c in values})
         params = {f"w_{k}": v for k, v in where.items()}
         params.update({f"v_{k}": v for k, v in values.items()})
-        self._ops.append((stmt, tuple(params), params))
+        self._queue(table).append((stmt, tuple(params), params))
 
     def delete(self, table: sa.Table, where: dict[str, Any]) -> None:
         """``DELETE FROM table WHERE where``."""
@@ -97,11 +100,17 @@ class Writer:
             cond = sa.and_(*(table.c[k] == sa.bindparam(f"w_{k}") for k in where))
             stmt = self._cache[key] = table.delete().where(cond)
         params = {f"w_{k}": v for k, v in where.items()}
-        self._ops.append((stmt, tuple(params), params))
+        self._queue(table).append((stmt, tuple(params), params))
 
-    def execute(self, stmt: Any, params: dict[str, Any]) -> None:
-        """Buffer any other statement (its parameters must be the same keys on every call)."""
-        self._ops.append((stmt, tuple(params), params))
+    def execute(self, table: sa.Table, stmt: Any, params: dict[str, Any]) -> None:
+        """Buffer any other statement writing ``table`` (same parameter keys on every call)."""
+        self._queue(table).append((stmt, tuple(params), params))
+
+    def _queue(self, table: sa.Table) -> list[tuple[Any, tuple[str, ...], dict[str, Any]]]:
+        q = self._queues.get(table.name)
+        if q is None:
+            q = self._queues[table.name] = []
+        return q
 
     def query(self, stmt: Any, params: dict[str, Any] | None = None) -> sa.CursorResult:
         """Flush, then run a read (a handler that needs the read model's current state)."""
@@ -110,7 +119,11 @@ class Writer:
 
     # ------------------------------------------------------------------------------ flushing
     def flush(self) -> None:
-        ops, self._ops = self._ops, []
+        queues, self._queues = self._queues, {}
+        for ops in queues.values():
+            self._flush(ops)
+
+    def _flush(self, ops: list[tuple[Any, tuple[str, ...], dict[str, Any]]]) -> None:
         i = 0
         while i < len(ops):
             stmt, keys, _ = ops[i]
