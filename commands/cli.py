@@ -26,7 +26,8 @@ from commands.config import DatabaseUnavailable, resolve
 from domain.calendar import parse_date, parse_instant
 from domain.errors import DomainError, ImportRejected, ValidationError
 
-out = Console(highlight=False, soft_wrap=True)
+# Tables keep their width when piped (rich would otherwise fold them to 80 columns).
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -524,6 +525,437 @@ def consolidated_summary(ctx: click.Context, as_json: bool) -> None:
     table(["customer", "invoices", "lines", "total", "paid", "balance", "overdue", "cur"],
           [[r["customer"], r["invoices"], r["lines"], r["total"], r["paid"], r["balance"], r["overdue"], r["currency"]]
            for r in rows])
+
+
+# ============================================================================================ contracts
+@cli.group()
+def contracts() -> None:
+    """Recurring contracts: positions billed every month, quarter, half-year or year."""
+
+
+def _parse_optional_date(text: str | None, field: str):  # noqa: ANN202
+    return parse_date(text, field) if text else None
+
+
+@contracts.command("create")
+@click.argument("reference")
+@click.option("--company", required=True, help="The issuing company (tenant).")
+@click.option("--customer", required=True, help="Customer reference.")
+@click.option("--name", required=True)
+@click.option("--interval", required=True, type=click.Choice(["monthly", "quarterly", "semi-annual", "annual"], case_sensitive=False))
+@click.option("--start", "start_text", required=True, metavar="DATE")
+@click.option("--end", "end_text", metavar="DATE", help="Last possible run date.")
+@click.option("--next-run", "next_text", metavar="DATE", help="First run date (default: the start date).")
+@click.option("--currency", help="ISO 4217 (default: the customer's).")
+@click.option("--payment-terms", type=int, help="Days from issue to due date (default: the customer's).")
+@click.option("--auto-finalize", is_flag=True, help="Issue invoices (with a number) instead of drafts.")
+@click.option("--auto-send", is_flag=True, help="Put issued invoices into the outbox.")
+@at_option
+@click.pass_context
+def contracts_create(ctx: click.Context, reference: str, company: str, customer: str, name: str, interval: str,
+                     start_text: str, end_text: str | None, next_text: str | None, currency: str | None,
+                     payment_terms: int | None, auto_finalize: bool, auto_send: bool, at_text: str | None) -> None:
+    """Create contract REFERENCE (no-op if it exists with the same data)."""
+    from commands.contracts import CreateContract, create_contract
+
+    at = parse_at(at_text)
+    cmd = CreateContract(
+        reference, company, customer, name, interval, parse_date(start_text, "start_date"),
+        _parse_optional_date(end_text, "end_date"), _parse_optional_date(next_text, "next_run_date"),
+        currency, payment_terms, auto_finalize, auto_send,
+    )
+    with opened(ctx) as store:
+        created = create_contract(store, cmd, at)
+        catch_up(store)
+    out.print(f"contract {reference} {'created' if created else 'already exists (unchanged)'}")
+
+
+@contracts.command("update")
+@click.argument("reference")
+@click.option("--name")
+@click.option("--interval", type=click.Choice(["monthly", "quarterly", "semi-annual", "annual"], case_sensitive=False))
+@click.option("--start", "start_text", metavar="DATE")
+@click.option("--next-run", "next_text", metavar="DATE")
+@click.option("--payment-terms", type=int)
+@click.option("--auto-finalize/--no-auto-finalize", default=None)
+@click.option("--auto-send/--no-auto-send", default=None)
+@at_option
+@click.pass_context
+def contracts_update(ctx: click.Context, reference: str, name: str | None, interval: str | None, start_text: str | None,
+                     next_text: str | None, payment_terms: int | None, auto_finalize: bool | None,
+                     auto_send: bool | None, at_text: str | None) -> None:
+    """Change contract REFERENCE (schedule changes only before its first run)."""
+    from commands.contracts import update_contract
+
+    at = parse_at(at_text)
+    changes = {
+        "name": name, "interval": interval, "start_date": _parse_optional_date(start_text, "start_date"),
+        "next_run_date": _parse_optional_date(next_text, "next_run_date"), "payment_terms_days": payment_terms,
+        "auto_finalize": auto_finalize, "auto_send": auto_send,
+    }
+    with opened(ctx) as store:
+        changed = update_contract(store, reference, at, **{k: v for k, v in changes.items() if v is not None})
+        catch_up(store)
+    out.print(f"contract {reference} {'updated' if changed else 'unchanged'}")
+
+
+def _position_options(fn: Callable) -> Callable:
+    for opt in reversed([
+        click.option("--position", "position", type=int, required=True, help="Position number, unique per contract."),
+        click.option("--description"),
+        click.option("--quantity", help="Decimal, up to 4 places."),
+        click.option("--unit-price", help="Net unit price in the contract's currency."),
+        click.option("--tax-rate", help="A rate name (standard, reduced, zero) or percentage (19, 7, 0)."),
+        click.option("--discountable/--not-discountable", default=None),
+        click.option("--attributes", metavar="JSON", help="A JSON object (item, cost types, ...)."),
+    ]):
+        fn = opt(fn)
+    return fn
+
+
+def _json_object(text: str | None, field: str) -> dict | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValidationError(field, f"is not valid JSON ({e.msg})") from None
+    if not isinstance(value, dict):
+        raise ValidationError(field, "must be a JSON object")
+    return value
+
+
+@contracts.command("add-position")
+@click.argument("reference")
+@_position_options
+@at_option
+@click.pass_context
+def contracts_add_position(ctx: click.Context, reference: str, position: int, description: str | None, quantity: str | None,
+                           unit_price: str | None, tax_rate: str | None, discountable: bool | None, attributes: str | None,
+                           at_text: str | None) -> None:
+    """Add a position (contract line) to contract REFERENCE."""
+    from commands.contracts import add_position
+
+    at = parse_at(at_text)
+    for field, value in (("description", description), ("quantity", quantity), ("unit_price", unit_price), ("tax_rate", tax_rate)):
+        if value is None:
+            raise ValidationError(field, "is required")
+    with opened(ctx) as store:
+        add_position(store, reference, at, position=position, description=description, quantity=quantity,  # type: ignore[arg-type]
+                     unit_price=unit_price, tax_rate=tax_rate, discountable=True if discountable is None else discountable,  # type: ignore[arg-type]
+                     attributes=_json_object(attributes, "attributes"))
+        catch_up(store)
+    out.print(f"contract {reference}: position {position} added")
+
+
+@contracts.command("change-position")
+@click.argument("reference")
+@_position_options
+@at_option
+@click.pass_context
+def contracts_change_position(ctx: click.Context, reference: str, position: int, description: str | None, quantity: str | None,
+                              unit_price: str | None, tax_rate: str | None, discountable: bool | None, attributes: str | None,
+                              at_text: str | None) -> None:
+    """Change the given fields of a position of contract REFERENCE."""
+    from commands.contracts import change_position
+
+    at = parse_at(at_text)
+    with opened(ctx) as store:
+        changed = change_position(store, reference, at, position=position, description=description, quantity=quantity,
+                                  unit_price=unit_price, tax_rate=tax_rate, discountable=discountable,
+                                  attributes=_json_object(attributes, "attributes"))
+        catch_up(store)
+    out.print(f"contract {reference}: position {position} {'changed' if changed else 'unchanged'}")
+
+
+@contracts.command("remove-position")
+@click.argument("reference")
+@click.option("--position", type=int, required=True)
+@at_option
+@click.pass_context
+def contracts_remove_position(ctx: click.Context, reference: str, position: int, at_text: str | None) -> None:
+    """Remove a position of contract REFERENCE."""
+    from commands.contracts import remove_position
+
+    at = parse_at(at_text)
+    with opened(ctx) as store:
+        remove_position(store, reference, at, position)
+        catch_up(store)
+    out.print(f"contract {reference}: position {position} removed")
+
+
+@contracts.command("deactivate")
+@click.argument("reference")
+@click.option("--reason", default="")
+@at_option
+@click.pass_context
+def contracts_deactivate(ctx: click.Context, reference: str, reason: str, at_text: str | None) -> None:
+    """Deactivate contract REFERENCE (the tick leaves it alone)."""
+    from commands.contracts import set_active
+
+    at = parse_at(at_text)
+    with opened(ctx) as store:
+        changed = set_active(store, reference, at, False, reason)
+        catch_up(store)
+    out.print(f"contract {reference} {'deactivated' if changed else 'was not active'}")
+
+
+@contracts.command("reactivate")
+@click.argument("reference")
+@at_option
+@click.pass_context
+def contracts_reactivate(ctx: click.Context, reference: str, at_text: str | None) -> None:
+    """Reactivate contract REFERENCE (also releases a contract parked after a failed run)."""
+    from commands.contracts import set_active
+
+    at = parse_at(at_text)
+    with opened(ctx) as store:
+        changed = set_active(store, reference, at, True)
+        catch_up(store)
+    out.print(f"contract {reference} {'reactivated' if changed else 'was active'}")
+
+
+@contracts.command("end")
+@click.argument("reference")
+@click.option("--end", "end_text", required=True, metavar="DATE", help="The last possible run date.")
+@at_option
+@click.pass_context
+def contracts_end(ctx: click.Context, reference: str, end_text: str, at_text: str | None) -> None:
+    """End contract REFERENCE on a date."""
+    from commands.contracts import end_contract
+
+    at = parse_at(at_text)
+    end = parse_date(end_text, "end_date")
+    with opened(ctx) as store:
+        end_contract(store, reference, at, end)
+        catch_up(store)
+    out.print(f"contract {reference} ends on {end}")
+
+
+@contracts.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@at_option
+@click.pass_context
+def contracts_import(ctx: click.Context, file: str, at_text: str | None) -> None:
+    """Import contracts from FILE.csv, one row per position (all-or-nothing, idempotent)."""
+    from commands.contracts import import_contracts
+
+    at = parse_at(at_text)
+    with opened(ctx) as store, progress_bar("contracts") as advance:
+        counts = import_contracts(store, file, at, progress=advance)
+        catch_up(store)
+    out.print("contracts: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+@contracts.command("list")
+@click.option("--company")
+@click.option("--customer")
+@json_option
+@click.pass_context
+def contracts_list(ctx: click.Context, company: str | None, customer: str | None, as_json: bool) -> None:
+    """List contracts."""
+    from projections import queries
+
+    with opened(ctx) as store:
+        catch_up(store)
+        rows = queries.list_contracts(store.read_engine, company, customer)
+    if as_json:
+        emit_json(rows)
+        return
+    table(["reference", "company", "customer", "name", "interval", "next run", "active", "parked", "positions"],
+          [[r["reference"], r["company"], r["customer"], r["name"], r["interval"], r["next_run_date"], r["active"],
+            r["parked"], len(r["positions"])] for r in rows])
+
+
+@contracts.command("show")
+@click.argument("reference")
+@click.pass_context
+def contracts_show(ctx: click.Context, reference: str) -> None:
+    """Show contract REFERENCE with its positions, as JSON."""
+    from domain.errors import NotFound
+    from projections import queries
+
+    with opened(ctx) as store:
+        catch_up(store)
+        rows = queries.list_contracts(store.read_engine, reference=reference)
+    if not rows:
+        raise NotFound("contract", f"no contract {reference!r}")
+    emit_json(rows[0])
+
+
+@contracts.command("runs")
+@click.argument("reference", required=False)
+@click.option("--company")
+@json_option
+@click.pass_context
+def contracts_runs(ctx: click.Context, reference: str | None, company: str | None, as_json: bool) -> None:
+    """The run history (audit trail) of contract REFERENCE (or of all)."""
+    from projections import queries
+
+    with opened(ctx) as store:
+        catch_up(store)
+        rows = queries.list_runs(store.read_engine, reference, company)
+    if as_json:
+        emit_json(rows)
+        return
+    table(["contract", "run date", "status", "invoice", "message"],
+          [[r["contract"], r["run_date"], r["status"], r["invoice_number"] or (r["invoice_id"] and "draft"), r["message"]] for r in rows])
+
+
+# ============================================================================================ invoice documents
+def _status_choice() -> click.Choice:
+    return click.Choice(["DRAFT", "ISSUED", "OVERDUE", "PAID", "VOID", "CREDITED"], case_sensitive=False)
+
+
+@invoices.command("list")
+@click.option("--company")
+@click.option("--customer")
+@click.option("--status", type=_status_choice())
+@click.option("--kind", type=click.Choice(["INVOICE", "CREDIT_NOTE"], case_sensitive=False))
+@click.option("--from", "from_text", metavar="DATE", help="Issued on or after.")
+@click.option("--to", "to_text", metavar="DATE", help="Issued on or before.")
+@json_option
+@click.pass_context
+def invoices_list(ctx: click.Context, company: str | None, customer: str | None, status: str | None, kind: str | None,
+                  from_text: str | None, to_text: str | None, as_json: bool) -> None:
+    """List invoice documents and credit notes."""
+    from projections import queries
+
+    d1, d2 = _parse_optional_date(from_text, "from"), _parse_optional_date(to_text, "to")
+    with opened(ctx) as store:
+        catch_up(store)
+        rows = queries.list_invoices(store.read_engine, company, customer, status, d1, d2, kind.upper() if kind else None)
+    if as_json:
+        emit_json(rows)
+        return
+    table(["number", "kind", "status", "company", "customer", "source", "issued", "due", "net", "tax", "gross", "cur"],
+          [[r["number"] or f"(draft {r['id'][:8]})", r["kind"], r["status"], r["company"], r["customer"], r["source"],
+            r["issue_date"], r["due_date"], r["net"], r["tax"], r["gross"], r["currency"]] for r in rows])
+
+
+@invoices.command("show")
+@click.argument("ident", metavar="NUMBER")
+@click.option("--company")
+@click.pass_context
+def invoices_show(ctx: click.Context, ident: str, company: str | None) -> None:
+    """Show invoice NUMBER (or a draft's id) with lines and tax breakdown, as JSON."""
+    from commands.invoices import find_invoice
+    from projections import queries
+
+    with opened(ctx) as store:
+        inv = find_invoice(store, ident, company)
+        rows = queries.list_invoices(store.read_engine, invoice_id=str(inv.id))
+    emit_json(rows[0])
+
+
+def _invoice_line(inv: Any) -> str:
+    return f"{inv.number or inv.id}: {inv.kind} {inv.status}, gross {inv.gross} {inv.currency}, balance {inv.balance}"
+
+
+@invoices.command("finalize")
+@click.argument("ident", metavar="ID")
+@click.option("--company")
+@at_option
+@click.pass_context
+def invoices_finalize(ctx: click.Context, ident: str, company: str | None, at_text: str | None) -> None:
+    """Issue a DRAFT invoice (by id): it gets the next number of its company's series."""
+    from commands.invoices import finalize_invoice
+
+    at = parse_at(at_text)
+    with opened(ctx) as store:
+        inv = finalize_invoice(store, ident, at, company)
+        catch_up(store)
+    out.print(_invoice_line(inv))
+
+
+@invoices.command("void")
+@click.argument("ident", metavar="NUMBER")
+@click.option("--reason", default="")
+@click.option("--company")
+@at_option
+@click.pass_context
+def invoices_void(ctx: click.Context, ident: str, reason: str, company: str | None, at_text: str | None) -> None:
+    """Void an issued, unpaid invoice."""
+    from commands.invoices import void_invoice
+
+    at = parse_at(at_text)
+    with opened(ctx) as store:
+        inv = void_invoice(store, ident, at, reason, company)
+        catch_up(store)
+    out.print(_invoice_line(inv))
+
+
+@invoices.command("credit")
+@click.argument("ident", metavar="NUMBER")
+@click.option("--positions", metavar="N,M", help="Credit only these positions (default: all lines).")
+@click.option("--reason", default="")
+@click.option("--company")
+@at_option
+@click.pass_context
+def invoices_credit(ctx: click.Context, ident: str, positions: str | None, reason: str, company: str | None, at_text: str | None) -> None:
+    """Issue a credit note correcting invoice NUMBER (its own CN number series)."""
+    from commands.csvfiles import parse_int
+    from commands.invoices import credit_invoice
+
+    at = parse_at(at_text)
+    pos = [parse_int(p, "positions") for p in positions.split(",")] if positions else None
+    with opened(ctx) as store:
+        note = credit_invoice(store, ident, at, pos, reason, company)
+        catch_up(store)
+    out.print(f"credit note {note.number} for {note.references}: gross {note.gross} {note.currency}")
+
+
+@invoices.command("pay")
+@click.argument("ident", metavar="NUMBER")
+@click.option("--amount", help="Amount paid (default: the open balance).")
+@click.option("--reference", default="")
+@click.option("--company")
+@at_option
+@click.pass_context
+def invoices_pay(ctx: click.Context, ident: str, amount: str | None, reference: str, company: str | None, at_text: str | None) -> None:
+    """Record a payment of invoice NUMBER; PAID once settled."""
+    from commands.invoices import pay_invoice
+
+    at = parse_at(at_text)
+    with opened(ctx) as store:
+        inv = pay_invoice(store, ident, at, amount, reference, company)
+        catch_up(store)
+    out.print(_invoice_line(inv))
+
+
+@invoices.command("outbox")
+@click.option("--all", "include_sent", is_flag=True, help="Include invoices already sent.")
+@json_option
+@click.pass_context
+def invoices_outbox(ctx: click.Context, include_sent: bool, as_json: bool) -> None:
+    """Issued invoices waiting to be sent (from contracts with auto-send)."""
+    from projections import queries
+
+    with opened(ctx) as store:
+        catch_up(store)
+        rows = queries.list_outbox(store.read_engine, include_sent)
+    if as_json:
+        emit_json(rows)
+        return
+    table(["number", "company", "customer", "queued", "sent"],
+          [[r["number"], r["company"], r["customer"], r["queued_at"], r["sent_at"]] for r in rows])
+
+
+@invoices.command("mark-sent")
+@click.argument("ident", metavar="NUMBER")
+@click.option("--channel", default="", help="How it was sent (email, post, ...).")
+@click.option("--company")
+@at_option
+@click.pass_context
+def invoices_mark_sent(ctx: click.Context, ident: str, channel: str, company: str | None, at_text: str | None) -> None:
+    """Record that invoice NUMBER was sent (it leaves the outbox)."""
+    from commands.invoices import mark_sent
+
+    at = parse_at(at_text)
+    with opened(ctx) as store:
+        changed = mark_sent(store, ident, at, channel, company)
+        catch_up(store)
+    out.print(f"{ident} {'marked sent' if changed else 'was already sent'}")
 
 
 # ============================================================================================ projections

@@ -78,3 +78,87 @@ def _consolidated_issued(e: Any, w: Writer) -> None:
 @due_index_projection.on(K + "MarkedOverdue", K + "Paid")
 def _consolidated_settled(e: Any, w: Writer) -> None:
     w.delete(due_work, {"kind": OVERDUE, "aggregate_id": str(e.originator_id)})
+
+
+# ------------------------------------------------------------------------------------------- contracts
+CT = "billing:Contract."
+IV = "billing:Invoice."
+
+
+@due_index_projection.on(CT + "Created")
+def _contract_created(e: Any, w: Writer) -> None:
+    w.insert(
+        due_work,
+        {
+            "kind": CONTRACT,
+            "aggregate_id": str(e.originator_id),
+            "due_at": e.next_due_at,
+            "active": True,
+            "natural_key": e.reference,
+            "company": e.company,
+            "timezone": e.timezone,
+            "schedule_start": e.start_date,
+            "schedule_interval": e.interval,
+            "schedule_end": e.end_date,
+            "next_run": e.next_run_date,
+        },
+    )
+
+
+@due_index_projection.on(CT + "Updated")
+def _contract_updated(e: Any, w: Writer) -> None:
+    values: dict[str, Any] = {"due_at": e.next_due_at}
+    for field, column in (("start_date", "schedule_start"), ("interval", "schedule_interval"),
+                          ("end_date", "schedule_end"), ("next_run_date", "next_run")):
+        if field in e.changes:
+            values[column] = e.changes[field]
+    w.update(due_work, {"kind": CONTRACT, "aggregate_id": str(e.originator_id)}, values)
+
+
+@due_index_projection.on(CT + "Ended")
+def _contract_ended(e: Any, w: Writer) -> None:
+    w.update(due_work, {"kind": CONTRACT, "aggregate_id": str(e.originator_id)}, {"due_at": e.next_due_at, "schedule_end": e.end_date})
+
+
+@due_index_projection.on(CT + "RunRecorded")
+def _contract_ran(e: Any, w: Writer) -> None:
+    w.update(due_work, {"kind": CONTRACT, "aggregate_id": str(e.originator_id)}, {"due_at": e.next_due_at, "next_run": e.next_run_date})
+
+
+@due_index_projection.on(CT + "PositionAdded", CT + "PositionChanged", CT + "PositionRemoved", CT + "Deactivated", CT + "Reactivated")
+def _contract_due_changed(e: Any, w: Writer) -> None:
+    w.update(due_work, {"kind": CONTRACT, "aggregate_id": str(e.originator_id)}, {"due_at": e.next_due_at})
+
+
+# ------------------------------------------------------------------------------------------- invoices
+def _overdue_row(e: Any, number: str, company: str | None) -> dict[str, Any]:
+    return {
+        "kind": OVERDUE,
+        "aggregate_id": str(e.originator_id),
+        "due_at": e.overdue_at,
+        "active": True,
+        "natural_key": number,
+        "company": company,
+    }
+
+
+@due_index_projection.on(IV + "Created")
+def _invoice_created(e: Any, w: Writer) -> None:
+    if e.overdue_at is not None:
+        w.insert(due_work, _overdue_row(e, e.number, e.company))
+
+
+@due_index_projection.on(IV + "Issued")
+def _invoice_issued(e: Any, w: Writer) -> None:
+    w.insert(due_work, _overdue_row(e, e.number, e.company))
+
+
+@due_index_projection.on(IV + "MarkedOverdue", IV + "Paid", IV + "Voided")
+def _invoice_settled(e: Any, w: Writer) -> None:
+    w.delete(due_work, {"kind": OVERDUE, "aggregate_id": str(e.originator_id)})
+
+
+@due_index_projection.on(IV + "Credited")
+def _invoice_credited(e: Any, w: Writer) -> None:
+    if e.fully:
+        w.delete(due_work, {"kind": OVERDUE, "aggregate_id": str(e.originator_id)})

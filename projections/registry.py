@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from projections.consolidation import consolidated_projection, customers_projection, individual_invoices_projection
+from projections.contracts import contracts_projection, invoices_projection
 from projections.due_index import due_index_projection
 from projections.runner import Projection
 
@@ -10,6 +11,8 @@ ALL: list[Projection] = [
     customers_projection,
     individual_invoices_projection,
     consolidated_projection,
+    contracts_projection,
+    invoices_projection,
     due_index_projection,
 ]
 

@@ -165,5 +165,129 @@ due_work = sa.Table(
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("natural_key", sa.String(300), nullable=False),
     sa.Column("company", sa.String(100)),
+    # The plan of a contract's runs (the scheduler may plan from its index; it decides on the aggregate):
+    sa.Column("timezone", sa.String(64)),
+    sa.Column("schedule_start", sa.Date),
+    sa.Column("schedule_interval", sa.String(16)),
+    sa.Column("schedule_end", sa.Date),
+    sa.Column("next_run", sa.Date),
     sa.Index("due_work_due", "active", "due_at"),
+)
+
+# ------------------------------------------------------------------------------------------- contracts (issue 3)
+contracts = sa.Table(
+    "contracts",
+    metadata,
+    _id("contract_id", primary_key=True),
+    sa.Column("reference", sa.String(100), nullable=False, unique=True),
+    sa.Column("company", sa.String(100), nullable=False, index=True),
+    _id("customer_id", nullable=False),
+    sa.Column("customer_reference", sa.String(100), nullable=False, index=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("interval", sa.String(16), nullable=False),
+    sa.Column("start_date", sa.Date, nullable=False),
+    sa.Column("end_date", sa.Date),
+    sa.Column("next_run_date", sa.Date, nullable=False),
+    sa.Column("last_run_date", sa.Date),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("parked", sa.Text),
+    sa.Column("payment_terms_days", sa.Integer, nullable=False),
+    sa.Column("auto_finalize", sa.Boolean, nullable=False),
+    sa.Column("auto_send", sa.Boolean, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+contract_positions = sa.Table(
+    "contract_positions",
+    metadata,
+    _id("contract_id", primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("quantity", Money, nullable=False),
+    sa.Column("unit_price", Money, nullable=False),
+    sa.Column("tax_rate", sa.String(32), nullable=False),
+    sa.Column("tax_percent", Money, nullable=False),
+    sa.Column("discountable", sa.Boolean, nullable=False),
+    sa.Column("attributes", sa.JSON, nullable=False),
+)
+
+contract_runs = sa.Table(
+    "contract_runs",
+    metadata,
+    _id("contract_id", primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("run_date", sa.Date, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    _id("invoice_id"),
+    sa.Column("invoice_number", sa.String(64)),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+)
+
+# ------------------------------------------------------------------------------------------- invoices (issue 3)
+invoices = sa.Table(
+    "invoices",
+    metadata,
+    _id("invoice_id", primary_key=True),
+    sa.Column("number", sa.String(64)),
+    sa.Column("sequence", sa.Integer),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("company", sa.String(100), nullable=False),
+    _id("customer_id", nullable=False),
+    sa.Column("customer_reference", sa.String(100), nullable=False, index=True),
+    sa.Column("source", sa.String(200), nullable=False, index=True),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("net", Money, nullable=False),
+    sa.Column("tax", Money, nullable=False),
+    sa.Column("gross", Money, nullable=False),
+    sa.Column("paid", Money, nullable=False),
+    sa.Column("credited", Money, nullable=False),
+    sa.Column("issue_date", sa.Date, nullable=False, index=True),
+    sa.Column("due_date", sa.Date, nullable=False),
+    sa.Column("payment_terms_days", sa.Integer, nullable=False),
+    sa.Column("period_start", sa.Date),
+    sa.Column("period_end", sa.Date),
+    sa.Column("references_number", sa.String(64)),
+    sa.Column("auto_send", sa.Boolean, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("company", "number", name="invoices_company_number"),
+)
+
+invoice_lines = sa.Table(
+    "invoice_lines",
+    metadata,
+    _id("invoice_id", primary_key=True),
+    sa.Column("line", sa.Integer, primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("quantity", Money, nullable=False),
+    sa.Column("unit_price", Money, nullable=False),
+    sa.Column("net", Money, nullable=False),
+    sa.Column("tax_rate", sa.String(32), nullable=False),
+    sa.Column("tax_percent", Money, nullable=False),
+    sa.Column("attributes", sa.JSON, nullable=False),
+)
+
+invoice_taxes = sa.Table(
+    "invoice_taxes",
+    metadata,
+    _id("invoice_id", primary_key=True),
+    sa.Column("tax_rate", sa.String(32), primary_key=True),
+    sa.Column("tax_percent", Money, nullable=False),
+    sa.Column("base", Money, nullable=False),
+    sa.Column("tax", Money, nullable=False),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    _id("invoice_id", primary_key=True),
+    sa.Column("number", sa.String(64), nullable=False),
+    sa.Column("company", sa.String(100), nullable=False),
+    sa.Column("customer_reference", sa.String(100), nullable=False),
+    sa.Column("queued_at", UTCDateTime, nullable=False),
+    sa.Column("sent_at", UTCDateTime),
 )

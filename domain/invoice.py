@@ -1,0 +1,403 @@
+"""The Invoice aggregate: the engine's own invoice document and its credit notes (issue 3).
+
+Reused by every source (contracts now; package fees and timesheets later): lines, totals (net, tax per
+rate, gross; :mod:`domain.tax`), issue and due dates, currency, and a lifecycle:
+
+- DRAFT → ISSUED (a number is assigned) → PAID, or ISSUED → OVERDUE (the tick, once the due date has
+  passed) → PAID;
+- VOID for an issued invoice with no payment and no credit note;
+- a CREDIT_NOTE is its own document (its own number series), referencing the invoice it corrects; a
+  credit of the whole open amount makes the invoice CREDITED.
+
+An issued invoice never changes: later facts (payment, credit, overdue, void) are events about it, never
+edits of its lines or totals. Numbers come from one :class:`NumberSeries` per company, kind and year:
+``INV-2026-000001``, ``CN-2026-000001``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from uuid import UUID
+
+from domain.base import BillingAggregate, derive_id
+from domain.calendar import start_of_day
+from domain.errors import Conflict, ValidationError
+from domain.money import parse_amount
+from domain.tax import line_net, totals
+
+DRAFT = "DRAFT"
+ISSUED = "ISSUED"
+OVERDUE = "OVERDUE"
+PAID = "PAID"
+VOID = "VOID"
+CREDITED = "CREDITED"
+
+INVOICE = "INVOICE"
+CREDIT_NOTE = "CREDIT_NOTE"
+
+#: Largest gross amount an invoice may have (the read models store NUMERIC(20, 4)).
+MAX_GROSS = Decimal("999999999999999")
+
+PREFIX = {INVOICE: "INV", CREDIT_NOTE: "CN"}
+
+
+def series_key(company: str, kind: str, year: int) -> str:
+    """The number series of ``kind`` documents of ``company`` issued in ``year``."""
+    return f"{PREFIX[kind]}:{company}:{year}"
+
+
+def format_number(kind: str, year: int, seq: int) -> str:
+    """Default formats: ``INV-2026-000001``, ``CN-2026-000001``."""
+    return f"{PREFIX[kind]}-{year}-{seq:06d}"
+
+
+def contract_invoice_id(contract_id: UUID, run_date: date) -> UUID:
+    """The invoice of a contract run: one per (contract, run date), ever."""
+    return derive_id("invoice", "contract", contract_id, run_date.isoformat())
+
+
+def credit_note_id(invoice_id: UUID, n: int) -> UUID:
+    """The ``n``-th credit note (1-based) of invoice ``invoice_id``."""
+    return derive_id("credit-note", invoice_id, n)
+
+
+def build_lines(positions: list[dict], currency: str) -> tuple[list[dict], dict]:
+    """Invoice lines and totals from contract positions (plain dicts, see :class:`Contract`).
+
+    Returns ``(lines, totals)`` where each line adds ``net`` and ``totals`` holds ``net``, ``tax``,
+    ``gross`` and ``tax_breakdown`` (list of dicts: name, percent, base, tax). Raises
+    :class:`ValidationError` if the gross exceeds :data:`MAX_GROSS`.
+    """
+    lines = []
+    for p in positions:
+        net = line_net(p["quantity"], p["unit_price"], currency)
+        lines.append({**p, "net": net})
+    net, breakdown, tax, gross = totals(((ln["tax_rate"], ln["tax_percent"], ln["net"]) for ln in lines), currency)
+    if abs(gross) > MAX_GROSS:
+        raise ValidationError("gross", f"{gross} {currency} exceeds the largest invoice amount {MAX_GROSS}")
+    return lines, {
+        "net": net,
+        "tax": tax,
+        "gross": gross,
+        "tax_breakdown": [
+            {"name": t.name, "percent": t.percent, "base": t.base, "tax": t.tax} for t in breakdown
+        ],
+    }
+
+
+class Invoice(BillingAggregate):
+    """An invoice document or credit note (see the module docstring)."""
+
+    TOPIC = "billing:Invoice"
+
+    class Created(BillingAggregate.Created):
+        """A document was created: a DRAFT, or directly ISSUED when ``number`` is given."""
+
+        TOPIC = "billing:Invoice.Created"
+        kind: str
+        company: str
+        customer_id: UUID
+        customer_reference: str
+        source: str
+        currency: str
+        timezone: str
+        lines: list
+        net: Decimal
+        tax: Decimal
+        gross: Decimal
+        tax_breakdown: list
+        issue_date: date
+        due_date: date
+        payment_terms_days: int
+        period_start: date | None
+        period_end: date | None
+        auto_send: bool
+        references: str | None
+        number: str | None
+        sequence: int | None
+        overdue_at: datetime | None
+
+    class Issued(BillingAggregate.Event):
+        TOPIC = "billing:Invoice.Issued"
+        number: str
+        sequence: int
+        company: str
+        overdue_at: datetime
+
+        def apply(self, inv: Invoice) -> None:
+            inv.number = self.number
+            inv.sequence = self.sequence
+            inv.status = ISSUED
+
+    class MarkedOverdue(BillingAggregate.Event):
+        TOPIC = "billing:Invoice.MarkedOverdue"
+        overdue_at: datetime
+
+        def apply(self, inv: Invoice) -> None:
+            inv.status = OVERDUE
+
+    class PaymentRecorded(BillingAggregate.Event):
+        TOPIC = "billing:Invoice.PaymentRecorded"
+        amount: Decimal
+        reference: str
+        paid_total: Decimal
+        balance: Decimal
+
+        def apply(self, inv: Invoice) -> None:
+            inv.paid = self.paid_total
+
+    class Paid(BillingAggregate.Event):
+        TOPIC = "billing:Invoice.Paid"
+
+        def apply(self, inv: Invoice) -> None:
+            inv.status = PAID
+
+    class Voided(BillingAggregate.Event):
+        TOPIC = "billing:Invoice.Voided"
+        reason: str
+
+        def apply(self, inv: Invoice) -> None:
+            inv.status = VOID
+
+    class Sent(BillingAggregate.Event):
+        """The issued document was sent to the customer (taken out of the outbox)."""
+
+        TOPIC = "billing:Invoice.Sent"
+        channel: str
+
+        def apply(self, inv: Invoice) -> None:
+            inv.sent = True
+
+    class Credited(BillingAggregate.Event):
+        """Credit note ``credit_note_number`` (gross ``amount``) corrects this invoice."""
+
+        TOPIC = "billing:Invoice.Credited"
+        credit_note_id: UUID
+        credit_note_number: str
+        amount: Decimal
+        credited_total: Decimal
+        fully: bool
+
+        def apply(self, inv: Invoice) -> None:
+            inv.credited = self.credited_total
+            inv.credit_notes = [*inv.credit_notes, self.credit_note_number]
+            if self.fully:
+                inv.status = CREDITED
+
+    def __init__(
+        self,
+        kind: str,
+        company: str,
+        customer_id: UUID,
+        customer_reference: str,
+        source: str,
+        currency: str,
+        timezone: str,
+        lines: list,
+        net: Decimal,
+        tax: Decimal,
+        gross: Decimal,
+        tax_breakdown: list,
+        issue_date: date,
+        due_date: date,
+        payment_terms_days: int,
+        period_start: date | None,
+        period_end: date | None,
+        auto_send: bool,
+        references: str | None,
+        number: str | None,
+        sequence: int | None,
+        overdue_at: datetime | None,
+    ):
+        self.kind = kind
+        self.company = company
+        self.customer_id = customer_id
+        self.customer_reference = customer_reference
+        self.source = source
+        self.currency = currency
+        self.timezone = timezone
+        self.lines = lines
+        self.net = net
+        self.tax = tax
+        self.gross = gross
+        self.tax_breakdown = tax_breakdown
+        self.issue_date = issue_date
+        self.due_date = due_date
+        self.payment_terms_days = payment_terms_days
+        self.period_start = period_start
+        self.period_end = period_end
+        self.auto_send = auto_send
+        self.references = references
+        self.number = number
+        self.sequence = sequence
+        self.status = DRAFT if number is None else ISSUED
+        self.paid = Decimal(0)
+        self.credited = Decimal(0)
+        self.credit_notes: list[str] = []
+        self.sent = False
+
+    # ------------------------------------------------------------------------------------- creation
+    @classmethod
+    def create(
+        cls,
+        invoice_id: UUID,
+        *,
+        kind: str = INVOICE,
+        company: str,
+        customer_id: UUID,
+        customer_reference: str,
+        source: str,
+        currency: str,
+        timezone: str,
+        lines: list[dict],
+        totals: dict,
+        issue_date: date,
+        payment_terms_days: int,
+        period_start: date | None = None,
+        period_end: date | None = None,
+        auto_send: bool = False,
+        references: str | None = None,
+        number: str | None = None,
+        sequence: int | None = None,
+    ) -> Invoice:
+        """Create a DRAFT (``number`` None) or an ISSUED document, with lines and totals from
+        :func:`build_lines`. Due date = issue date + payment terms (days)."""
+        due_date = issue_date + timedelta(days=payment_terms_days)
+        overdue_at = (
+            start_of_day(due_date + timedelta(days=1), timezone) if number is not None and kind == INVOICE else None
+        )
+        return cls._create_with_id(
+            cls.Created,
+            invoice_id,
+            kind=kind,
+            company=company,
+            customer_id=customer_id,
+            customer_reference=customer_reference,
+            source=source,
+            currency=currency,
+            timezone=timezone,
+            lines=lines,
+            net=totals["net"],
+            tax=totals["tax"],
+            gross=totals["gross"],
+            tax_breakdown=totals["tax_breakdown"],
+            issue_date=issue_date,
+            due_date=due_date,
+            payment_terms_days=payment_terms_days,
+            period_start=period_start,
+            period_end=period_end,
+            auto_send=auto_send,
+            references=references,
+            number=number,
+            sequence=sequence,
+            overdue_at=overdue_at,
+        )
+
+    # ------------------------------------------------------------------------------------- lifecycle
+    @property
+    def year(self) -> int:
+        return self.issue_date.year
+
+    @property
+    def overdue_at(self) -> datetime:
+        """The first instant of the day after the due date, in the billing party's zone."""
+        return start_of_day(self.due_date + timedelta(days=1), self.timezone)
+
+    @property
+    def balance(self) -> Decimal:
+        """What is still owed: gross − paid − credited."""
+        return self.gross - self.paid - self.credited
+
+    def issue(self, number: str, sequence: int) -> None:
+        """DRAFT → ISSUED with ``number``; raises :class:`Conflict` for any other status."""
+        if self.status != DRAFT:
+            raise Conflict("status", f"{self._name()} is {self.status}; only a DRAFT can be finalized")
+        self.trigger_event(
+            self.Issued,
+            number=number,
+            sequence=sequence,
+            company=self.company,
+            overdue_at=self.overdue_at,
+        )
+
+    def mark_overdue(self, at: datetime) -> bool:
+        """ISSUED → OVERDUE once ``at`` is past the due date; returns whether it did."""
+        if self.kind != INVOICE or self.status != ISSUED or at < self.overdue_at:
+            return False
+        self.trigger_event(self.MarkedOverdue, overdue_at=self.overdue_at)
+        return True
+
+    def record_payment(self, amount: Decimal | str | None = None, reference: str = "") -> None:
+        """Record a payment (default: the open balance); PAID when nothing is owed any more.
+
+        Raises :class:`Conflict` unless ISSUED or OVERDUE, :class:`ValidationError` for an amount that is
+        not positive, has too many decimals, or exceeds the balance.
+        """
+        if self.kind != INVOICE or self.status not in (ISSUED, OVERDUE):
+            raise Conflict("status", f"{self._name()} is {self.status}; only an issued or overdue invoice can be paid")
+        value = self.balance if amount is None else parse_amount(amount, self.currency)
+        if value <= 0:
+            raise ValidationError("amount", "must be greater than zero")
+        if value > self.balance:
+            raise ValidationError("amount", f"{value} exceeds the open balance {self.balance} {self.currency}")
+        self.trigger_event(
+            self.PaymentRecorded, amount=value, reference=reference, paid_total=self.paid + value, balance=self.balance - value
+        )
+        if self.balance == 0:
+            self.trigger_event(self.Paid)
+
+    def void(self, reason: str = "") -> None:
+        """ISSUED/OVERDUE → VOID, only without payments or credit notes (else correct by credit note)."""
+        if self.kind != INVOICE or self.status not in (ISSUED, OVERDUE):
+            raise Conflict("status", f"{self._name()} is {self.status}; only an issued, unpaid invoice can be voided")
+        if self.paid or self.credited:
+            raise Conflict("status", f"{self._name()} has payments or credit notes; correct it with a credit note")
+        self.trigger_event(self.Voided, reason=reason)
+
+    def credit_lines(self, positions: list[int] | None) -> list[dict]:
+        """The lines a credit note of ``positions`` (None: all) copies. Raises :class:`ValidationError`
+        for a position not on the invoice, :class:`Conflict` unless the invoice is issued (not VOID,
+        DRAFT or fully CREDITED)."""
+        if self.kind != INVOICE or self.status not in (ISSUED, OVERDUE, PAID):
+            raise Conflict("status", f"{self._name()} is {self.status}; only an issued invoice can be credited")
+        if positions is None:
+            return [dict(line) for line in self.lines]
+        by_pos = {line["position"]: line for line in self.lines}
+        out = []
+        for p in positions:
+            if p not in by_pos:
+                raise ValidationError("position", f"{p} is not a line of {self._name()}")
+            out.append(dict(by_pos[p]))
+        return out
+
+    def record_credit(self, credit_note: Invoice) -> None:
+        """Record that ``credit_note`` corrects this invoice; CREDITED when nothing remains owed.
+
+        Raises :class:`ValidationError` if credits would exceed the gross amount."""
+        total = self.credited + credit_note.gross
+        if total > self.gross:
+            raise ValidationError(
+                "amount", f"credit notes would total {total} {self.currency}, more than the invoice's gross {self.gross}"
+            )
+        self.trigger_event(
+            self.Credited,
+            credit_note_id=credit_note.id,
+            credit_note_number=credit_note.number,
+            amount=credit_note.gross,
+            credited_total=total,
+            fully=self.status != PAID and self.gross - self.paid - total == 0,
+        )
+
+    def mark_sent(self, channel: str = "") -> bool:
+        """Record that the issued document was sent; False if it was already. Raises :class:`Conflict` for
+        a draft."""
+        if self.number is None:
+            raise Conflict("status", "a draft cannot be sent; finalize it first")
+        if self.sent:
+            return False
+        self.trigger_event(self.Sent, channel=channel)
+        return True
+
+    def _name(self) -> str:
+        return self.number or f"draft {self.id}"
