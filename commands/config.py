@@ -120,6 +120,7 @@ def _postgres(url: URL) -> StoreConfig:
         "POSTGRES_POOL_SIZE": "2",
         "POSTGRES_MAX_OVERFLOW": "4",
         "POSTGRES_ENABLE_DB_FUNCTIONS": "no",
+        "APPLICATION_RECORDER_TOPIC": "commands.pgrecorder:BinaryInsertApplicationRecorder",
     }
     if schema:
         es_env["POSTGRES_SCHEMA"] = schema

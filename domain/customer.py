@@ -326,10 +326,25 @@ class Customer(BillingAggregate):
 
     def disable_consolidation(self, at: datetime) -> bool:
         """End the running regime at instant ``at``: invoices issued from then on stay individual, and what
-        is pending is consolidated at the next tick. No-op (returns False) if none is running."""
+        is pending is consolidated at the next tick. No-op (returns False) if none is running.
+
+        Raises :class:`Conflict` for an instant before the start of the first open period when earlier
+        periods of the regime are closed (they are invoiced and never change). Ending a regime before its
+        first period begins leaves that period empty."""
         running = self.running_regime()
         if running is None:
             return False
+        ref = self.cursor_period()
+        if (
+            ref is not None
+            and ref.regime == running.seq
+            and ref.period.start != running.first_period().start
+            and at < start_of_day(ref.period.start, self.timezone)
+        ):
+            raise Conflict(
+                "at",
+                f"consolidation cannot end at {at.isoformat()}: its periods before {ref.period.start} are closed and invoiced",
+            )
         self.trigger_event(
             self.ConsolidationDisabled,
             regime=running.seq,
@@ -380,9 +395,10 @@ class Customer(BillingAggregate):
         a truncating ``ends_at`` (the day of it, if ``ends_at`` is a day's first instant)."""
         closes = self.close_at(ref)
         day = local_date(closes, self.timezone)
-        if closes == start_of_day(day, self.timezone):
-            return min(day, ref.period.end)
-        return min(day + timedelta(days=1), ref.period.end)
+        if closes != start_of_day(day, self.timezone):
+            day += timedelta(days=1)
+        # A regime ended before its first period began leaves that period empty: [start, start).
+        return max(ref.period.start, min(day, ref.period.end))
 
     def next_close_at(self) -> datetime | None:
         """When the cursor period becomes closable, or None if no period is open."""

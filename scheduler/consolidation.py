@@ -67,23 +67,26 @@ class ConsolidationSource:
         if period is None:
             period = ctx.add_new(ConsolidatedInvoice.open(ref, customer), transient=True)
         ctx.touch(period, transient=True)
-        ctx.touch(customer)
-        late = period.lines_after(closes)
-        late_lines = {n: period.lines[n] for n in late}
-        remaining = [v for n, v in period.lines.items() if n not in late_lines]
-        invoiceable = bool(remaining) and sum(v[3] for v in remaining) > 0
-        customer.close_cursor_period(closes, period.id if invoiceable else None)
-        for number, (invoice_id, issued_at, _day, amount, attributes) in late_lines.items():
+        # Lines issued after a truncated period's end move on while the period is still open (routing
+        # does not depend on the cursor: they fall under a later regime, or under none and stay
+        # individual). There may be more than one save can hold, so the batch is saved as it fills.
+        for number in period.lines_after(closes):
+            invoice_id, issued_at, _day, amount, attributes = period.lines[number]
             target_ref = customer.route(issued_at)
             if target_ref is None:
                 period.remove_line(number, "released", None)
-                continue
-            target = ctx.get(target_ref.consolidated_invoice_id)
-            if target is None:
-                target = ctx.add_new(ConsolidatedInvoice.open(target_ref, customer), transient=True)
-            period.remove_line(number, "moved", target.id)
-            target.add_line(number, invoice_id, issued_at, amount, attributes)
-            ctx.touch(target, transient=True)
+            else:
+                target = ctx.get(target_ref.consolidated_invoice_id)
+                if target is None:
+                    target = ctx.add_new(ConsolidatedInvoice.open(target_ref, customer), transient=True)
+                period.remove_line(number, "moved", target.id)
+                target.add_line(number, invoice_id, issued_at, amount, attributes)
+                ctx.touch(target, transient=True)
+            ctx.touch(period, transient=True)
+            ctx.checkpoint()
+        ctx.touch(customer)
+        invoiceable = period.is_invoiceable()
+        customer.close_cursor_period(closes, period.id if invoiceable else None)
         period.close(closes, customer.effective_end(ref))
         ctx.count(self.kind, "periods_closed")
         if not invoiceable:
