@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql as pg_dialect
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from projections.tables import metadata, projection_positions
 
@@ -50,17 +48,26 @@ class Projection:
         return register
 
 
+Op = tuple[Any, tuple[str, ...], dict[str, Any], "tuple | None"]
+
+
 class Writer:
-    """Buffers the writes of one page; consecutive uses of one statement become one ``executemany``."""
+    """Buffers the writes of one page and sends them as few ``executemany`` calls as order allows.
+
+    Tables have no cross-table constraints, so writes queue per table. Within a table, a write may join an
+    earlier batch of the same statement unless a write in between touches the same row (known from the
+    primary key of an insert, or from an update/delete whose WHERE is the primary key); a write whose rows
+    are not known that way is a barrier nothing moves across. A page of 5,000 events that interleave
+    "insert an overdue row" and "update a contract's row" in one table thus costs two statements, not
+    10,000.
+    """
 
     def __init__(self, conn: sa.Connection, dialect: str):
         self.conn = conn
         self.dialect = dialect
-        # Writes queue per table, in order: tables have no cross-table constraints, so only the order of
-        # writes to one table matters, and a page's interleaved inserts into two tables still become two
-        # executemany calls.
-        self._queues: dict[str, list[tuple[Any, tuple[str, ...], dict[str, Any]]]] = {}
+        self._queues: dict[str, list[Op]] = {}
         self._cache: dict[tuple, Any] = {}
+        self._pk: dict[str, tuple[str, ...]] = {}
 
     # ------------------------------------------------------------------------------ statements
     def insert(self, table: sa.Table, row: dict[str, Any]) -> None:
@@ -69,17 +76,8 @@ class Writer:
         stmt = self._cache.get(key)
         if stmt is None:
             stmt = self._cache[key] = table.insert()
-        self._queue(table).append((stmt, tuple(row), row))
-
-    def upsert(self, table: sa.Table, row: dict[str, Any], key_cols: Sequence[str]) -> None:
-        """Insert ``row`` or, if a row with the same ``key_cols`` exists, overwrite its other columns."""
-        key = ("upsert", table.name, tuple(row), tuple(key_cols))
-        stmt = self._cache.get(key)
-        if stmt is None:
-            ins = (pg_dialect.insert if self.dialect == "postgresql" else sqlite_dialect.insert)(table)
-            updates = {c: ins.excluded[c] for c in row if c not in key_cols}
-            stmt = self._cache[key] = ins.on_conflict_do_update(index_elements=list(key_cols), set_=updates)
-        self._queue(table).append((stmt, tuple(row), row))
+        pk = self._primary_key(table)
+        self._queue(table).append((stmt, tuple(row), row, tuple(row.get(c) for c in pk)))
 
     def update(self, table: sa.Table, where: dict[str, Any], values: dict[str, Any]) -> None:
         """``UPDATE table SET values WHERE where`` (equality on every ``where`` column)."""
@@ -90,7 +88,7 @@ class Writer:
             stmt = self._cache[key] = table.update().where(cond).values({c: sa.bindparam(f"v_{c}") for c in values})
         params = {f"w_{k}": v for k, v in where.items()}
         params.update({f"v_{k}": v for k, v in values.items()})
-        self._queue(table).append((stmt, tuple(params), params))
+        self._queue(table).append((stmt, tuple(params), params, self._row(table, where)))
 
     def delete(self, table: sa.Table, where: dict[str, Any]) -> None:
         """``DELETE FROM table WHERE where``."""
@@ -100,13 +98,21 @@ class Writer:
             cond = sa.and_(*(table.c[k] == sa.bindparam(f"w_{k}") for k in where))
             stmt = self._cache[key] = table.delete().where(cond)
         params = {f"w_{k}": v for k, v in where.items()}
-        self._queue(table).append((stmt, tuple(params), params))
+        self._queue(table).append((stmt, tuple(params), params, self._row(table, where)))
 
-    def execute(self, table: sa.Table, stmt: Any, params: dict[str, Any]) -> None:
-        """Buffer any other statement writing ``table`` (same parameter keys on every call)."""
-        self._queue(table).append((stmt, tuple(params), params))
+    def _primary_key(self, table: sa.Table) -> tuple[str, ...]:
+        pk = self._pk.get(table.name)
+        if pk is None:
+            pk = self._pk[table.name] = tuple(c.name for c in table.primary_key.columns)
+        return pk
 
-    def _queue(self, table: sa.Table) -> list[tuple[Any, tuple[str, ...], dict[str, Any]]]:
+    def _row(self, table: sa.Table, where: dict[str, Any]) -> tuple | None:
+        pk = self._primary_key(table)
+        if set(where) != set(pk):
+            return None
+        return tuple(where[c] for c in pk)
+
+    def _queue(self, table: sa.Table) -> list[Op]:
         q = self._queues.get(table.name)
         if q is None:
             q = self._queues[table.name] = []
@@ -121,21 +127,31 @@ class Writer:
     def flush(self) -> None:
         queues, self._queues = self._queues, {}
         for ops in queues.values():
-            self._flush(ops)
+            for stmt, batch in self._batches(ops):
+                self.conn.execute(stmt, batch[0] if len(batch) == 1 else batch)
 
-    def _flush(self, ops: list[tuple[Any, tuple[str, ...], dict[str, Any]]]) -> None:
-        i = 0
-        while i < len(ops):
-            stmt, keys, _ = ops[i]
-            j = i
-            while j < len(ops) and ops[j][0] is stmt and ops[j][1] == keys:
-                j += 1
-            batch = [p for _, _, p in ops[i:j]]
-            if len(batch) == 1:
-                self.conn.execute(stmt, batch[0])
-            else:
-                self.conn.execute(stmt, batch)
-            i = j
+    @staticmethod
+    def _batches(ops: list[Op]) -> list[tuple[Any, list[dict[str, Any]]]]:
+        """Group ``ops`` (one table's, in order) into executemany batches without reordering writes to
+        one row (see the class docstring)."""
+        batches: list[tuple[Any, list[dict[str, Any]]]] = []
+        latest: dict[tuple, int] = {}  # (statement, keys) -> index of its latest batch
+        touched: dict[tuple, int] = {}  # row -> index of the latest batch writing it
+        barrier = -1
+        for stmt, keys, params, row in ops:
+            sk = (id(stmt), keys)
+            target = latest.get(sk)
+            floor = barrier if row is None else max(barrier, touched.get(row, -1))
+            if row is None or target is None or target < floor:
+                batches.append((stmt, []))
+                target = len(batches) - 1
+                latest[sk] = target
+                if row is None:
+                    barrier = target
+            batches[target][1].append(params)
+            if row is not None:
+                touched[row] = target
+        return batches
 
 
 def ensure_schema(store: Any, projections: Iterable[Projection]) -> None:
