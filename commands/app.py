@@ -25,6 +25,7 @@ from eventsourcing.persistence import JSONTranscoder, StoredEvent, Transcoding
 from eventsourcing.utils import Environment, EnvType
 
 from commands.config import POSTGRES_CONNECT_TIMEOUT_S, DatabaseUnavailable, StoreConfig
+from domain import aggregates as _aggregates  # noqa: F401 - registers the stored topics
 
 #: Upper bound of events per ``save`` (DESIGN.md: larger pipelined inserts can hang inside psycopg).
 MAX_EVENTS_PER_SAVE = 450
@@ -76,6 +77,20 @@ def _check_postgres(config: StoreConfig) -> None:
         raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {where} as {p['user']}: {message}") from None
 
 
+class _SchemaLock:
+    """A PostgreSQL advisory lock held while a process creates (or checks) the schema's tables."""
+
+    def __init__(self, config: StoreConfig):
+        self.conn = psycopg.connect(connect_timeout=POSTGRES_CONNECT_TIMEOUT_S, autocommit=True, **config.pg_params)
+        self.conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"billing-schema:{config.schema or 'public'}",))
+
+    def release(self) -> None:
+        try:
+            self.conn.execute("SELECT pg_advisory_unlock_all()")
+        finally:
+            self.conn.close()
+
+
 class Store:
     """Events (``app``) and read models (``engine``) of one configured database.
 
@@ -84,8 +99,10 @@ class Store:
 
     def __init__(self, config: StoreConfig):
         self.config = config
+        lock = None
         if config.backend == "postgres":
             _check_postgres(config)
+            lock = _SchemaLock(config)
             self.engine = sa.create_engine(
                 config.sqlalchemy_url, pool_size=2, max_overflow=2, pool_pre_ping=True, json_serializer=_json_dumps
             )
@@ -93,8 +110,19 @@ class Store:
         else:
             self.engine = _sqlite_engine(config.sqlalchemy_url, immediate=True)
             self.read_engine = _sqlite_engine(config.sqlalchemy_url, immediate=False)
-        self.app = BillingApplication(env=config.es_env)
-        self.recorder = self.app.recorder
+        try:
+            # The library creates its table, type and function on every start, and the read models are
+            # created on first use: several processes starting at once on PostgreSQL collide ("tuple
+            # concurrently updated") unless creation is serialised.
+            self.app = BillingApplication(env=config.es_env)
+            self.recorder = self.app.recorder
+            from projections import registry
+            from projections.runner import ensure_schema
+
+            ensure_schema(self, registry.ALL)
+        finally:
+            if lock is not None:
+                lock.release()
 
     # ------------------------------------------------------------------------------------ lifecycle
     def close(self) -> None:

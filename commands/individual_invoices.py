@@ -20,7 +20,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 
 from commands.app import Store
-from commands.common import MAX_ATTEMPTS, require, retrying
+from commands.common import MAX_ATTEMPTS, backoff, require, retrying
 from commands.csvfiles import Problems, read_rows, row_error
 from domain.base import business_time
 from domain.calendar import local_date, parse_instant
@@ -208,18 +208,20 @@ def record_invoices(
     cmds: Sequence[RecordInvoice],
     at: datetime,
     progress: Callable[[int], None] | None = None,
-    path: str = "<command>",
+    path: str | None = None,
+    problems: Problems | None = None,
 ) -> dict[str, int]:
     """Record ``cmds`` (validated with :func:`make_record`) at business instant ``at``.
 
-    Everything is checked before anything is written; a problem raises :class:`ImportRejected` (several
-    commands) or the first :class:`DomainError` (a single command). Returns counts: recorded, consolidating
-    (routed to a consolidation period), cancelled, unchanged.
+    Everything is checked before anything is written. For a file (``path`` given) every problem is
+    collected — with those already in ``problems`` — and raised as :class:`ImportRejected`; for commands
+    (``path`` None) the first problem is raised as a :class:`DomainError`. Returns counts: recorded,
+    consolidating (routed to a consolidation period), cancelled, unchanged.
     """
-    problems = Problems(path)
+    problems = problems if problems is not None else Problems(path or "<command>")
     customers, existing = validate_against_store(store, cmds, problems)
     if problems.items:
-        if len(cmds) == 1:
+        if path is None:
             line, field, rule = problems.items[0]
             cls = NotFound if rule.startswith("no customer") else Conflict
             raise cls(field, rule)
@@ -250,6 +252,7 @@ def record_invoices(
             except (IntegrityError, _StaleCustomer):
                 if attempt == MAX_ATTEMPTS - 1:
                     raise
+                backoff(attempt)
                 writer.reload(chunk)
                 # Another writer may have recorded some of these meanwhile: skip what now exists.
                 found = store.load_many([individual_invoice_id(c.number) for c in chunk])
@@ -343,8 +346,9 @@ def import_invoices(
     """
     problems = Problems(path)
     cmds = parse_invoice_rows(path, problems)
-    problems.raise_if_any()
     if on_total:
         on_total(len(cmds))
-    return record_invoices(store, cmds, at, progress, path)
+    # Rows with format errors are already listed; the others are checked against the store too, so the
+    # rejection lists every bad row at once.
+    return record_invoices(store, cmds, at, progress, path, problems)
 

@@ -21,7 +21,7 @@ from uuid import UUID
 
 from domain.consolidated_invoice import ConsolidatedInvoice, series_key
 from domain.customer import Customer
-from scheduler.tick import TickContext, WorkItem
+from scheduler.tick import StaleState, TickContext, WorkItem
 
 RANK = 0
 
@@ -66,6 +66,8 @@ class ConsolidationSource:
         period = ctx.get(ref.consolidated_invoice_id)
         if period is None:
             period = ctx.add_new(ConsolidatedInvoice.open(ref, customer), transient=True)
+        elif not period.is_open:
+            raise StaleState(f"period {ref.period.start} of {customer.reference} closed by another ticker")
         ctx.touch(period, transient=True)
         # Lines issued after a truncated period's end move on while the period is still open (routing
         # does not depend on the cursor: they fall under a later regime, or under none and stay
@@ -79,6 +81,8 @@ class ConsolidationSource:
                 target = ctx.get(target_ref.consolidated_invoice_id)
                 if target is None:
                     target = ctx.add_new(ConsolidatedInvoice.open(target_ref, customer), transient=True)
+                elif not target.is_open:
+                    raise StaleState(f"period {target_ref.period.start} of {customer.reference} closed meanwhile")
                 period.remove_line(number, "moved", target.id)
                 target.add_line(number, invoice_id, issued_at, amount, attributes)
                 ctx.touch(target, transient=True)

@@ -29,6 +29,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from eventsourcing.persistence import IntegrityError
 
+from commands.common import backoff
 from domain.base import business_time
 from domain.number_series import NumberSeries, series_id
 from projections import registry
@@ -41,6 +42,11 @@ BATCH_EVENTS = 400
 MAX_BATCH_ATTEMPTS = 50
 #: Items whose aggregates are bulk-loaded ahead of processing.
 PREFETCH = 256
+
+
+class StaleState(Exception):
+    """Aggregates loaded at different moments disagree (another ticker changed one in between): forget
+    everything loaded and redo the batch, like a lost save."""
 
 
 @dataclass(frozen=True, order=True)
@@ -199,6 +205,11 @@ class TickContext:
         self._counted.clear()
         self._pending = 0
 
+    def forget_all(self) -> None:
+        """Drop every aggregate in memory (after :class:`StaleState`)."""
+        self.cache.clear()
+        self.missing.clear()
+
     def rollback(self) -> None:
         """Forget the batch: the aggregates it touched are reloaded when next needed."""
         for aid in self.touched:
@@ -303,12 +314,15 @@ def _process(ctx: TickContext, work: list[tuple[WorkItem, WorkSource]], progress
                             break
                     ctx.commit()
                 break
-            except IntegrityError:
+            except (IntegrityError, StaleState) as e:
                 ctx.rollback()
+                if isinstance(e, StaleState):
+                    ctx.forget_all()
                 ctx.summary.conflicts += 1
                 prefetched_to = start
                 if attempt == MAX_BATCH_ATTEMPTS - 1:
                     raise
+                backoff(attempt)
         if progress:
             progress(i, total)
         start = i

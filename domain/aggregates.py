@@ -1,0 +1,11 @@
+"""Every aggregate of the engine. Importing this module registers their explicit topics
+(``billing:Customer.Created``, ...), which a process must have done before it reads stored events."""
+
+from domain.consolidated_invoice import ConsolidatedInvoice
+from domain.contract import Contract
+from domain.customer import Customer
+from domain.individual_invoice import IndividualInvoice
+from domain.invoice import Invoice
+from domain.number_series import NumberSeries
+
+ALL = (Customer, IndividualInvoice, ConsolidatedInvoice, NumberSeries, Contract, Invoice)
