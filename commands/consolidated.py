@@ -36,7 +36,7 @@ def pay_consolidated(store: Store, number: str, at: datetime, amount: str | Deci
     def attempt() -> ConsolidatedInvoice:
         inv = find_consolidated(store, number)
         with business_time(at):
-            inv.record_payment(inv.balance if amount is None else amount, reference)
+            inv.record_payment(amount, reference)
             store.save([inv])
         return inv
 

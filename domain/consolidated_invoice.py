@@ -21,8 +21,8 @@ from uuid import UUID
 
 from domain.base import BillingAggregate
 from domain.calendar import local_date, start_of_day
-from domain.errors import Conflict, ValidationError
-from domain.money import parse_amount
+from domain.errors import Conflict
+from domain.payments import record_payment
 
 OPEN = "OPEN"
 CLOSED = "CLOSED"
@@ -281,8 +281,9 @@ class ConsolidatedInvoice(BillingAggregate):
     def balance(self) -> Decimal:
         return self.total - self.paid
 
-    def record_payment(self, amount: Decimal | str, reference: str = "") -> None:
-        """Record a payment of ``amount`` (the invoice's currency, at most its balance); PAID when settled.
+    def record_payment(self, amount: Decimal | str | None = None, reference: str = "") -> None:
+        """Record a payment of ``amount`` (default: the open balance; the invoice's currency, at most its
+        balance); PAID when settled (:func:`domain.payments.record_payment`).
 
         Raises :class:`Conflict` unless the invoice is PENDING or OVERDUE, :class:`ValidationError` for an
         amount that is not positive, has too many decimals, or exceeds the open balance.
@@ -290,17 +291,4 @@ class ConsolidatedInvoice(BillingAggregate):
         if self.status not in (PENDING, OVERDUE):
             what = "is already paid" if self.status == PAID else "is not issued"
             raise Conflict("number", f"{self.number or self.label} {what}; no payment can be recorded")
-        value = parse_amount(amount, self.currency)
-        if value <= 0:
-            raise ValidationError("amount", "must be greater than zero")
-        if value > self.balance:
-            raise ValidationError("amount", f"{value} exceeds the open balance {self.balance} {self.currency}")
-        self.trigger_event(
-            self.PaymentRecorded,
-            amount=value,
-            reference=reference,
-            paid_total=self.paid + value,
-            balance=self.balance - value,
-        )
-        if self.balance == 0:
-            self.trigger_event(self.Paid)
+        record_payment(self, amount, reference)

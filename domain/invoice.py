@@ -23,7 +23,7 @@ from uuid import UUID
 from domain.base import BillingAggregate, derive_id
 from domain.calendar import start_of_day
 from domain.errors import Conflict, ValidationError
-from domain.money import parse_amount
+from domain.payments import record_payment
 from domain.tax import line_net, totals
 
 DRAFT = "DRAFT"
@@ -336,16 +336,7 @@ class Invoice(BillingAggregate):
         """
         if self.kind != INVOICE or self.status not in (ISSUED, OVERDUE):
             raise Conflict("status", f"{self._name()} is {self.status}; only an issued or overdue invoice can be paid")
-        value = self.balance if amount is None else parse_amount(amount, self.currency)
-        if value <= 0:
-            raise ValidationError("amount", "must be greater than zero")
-        if value > self.balance:
-            raise ValidationError("amount", f"{value} exceeds the open balance {self.balance} {self.currency}")
-        self.trigger_event(
-            self.PaymentRecorded, amount=value, reference=reference, paid_total=self.paid + value, balance=self.balance - value
-        )
-        if self.balance == 0:
-            self.trigger_event(self.Paid)
+        record_payment(self, amount, reference)
 
     def void(self, reason: str = "") -> None:
         """ISSUED/OVERDUE → VOID, only without payments or credit notes (else correct by credit note)."""
