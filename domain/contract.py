@@ -270,6 +270,8 @@ class Contract(BillingAggregate):
         _check_dates(start_date, end_date, nxt)
         if isinstance(payment_terms_days, bool) or not isinstance(payment_terms_days, int) or not 0 <= payment_terms_days <= 365:
             raise ValidationError("payment_terms_days", f"{payment_terms_days!r} must be a whole number of days from 0 to 365")
+        for p in positions:
+            parse_amount(p["unit_price"], currency, "unit_price")
         numbers = [p["position"] for p in positions]
         if len(numbers) != len(set(numbers)):
             dup = sorted({n for n in numbers if numbers.count(n) > 1})
@@ -355,6 +357,8 @@ class Contract(BillingAggregate):
         _check_dates(start, end, nxt)  # type: ignore[arg-type]
         if self.last_run_date is not None and nxt <= self.last_run_date:  # type: ignore[operator]
             raise ValidationError("next_run_date", f"{nxt} is not after the last run {self.last_run_date}")
+        if self.last_run_date is not None and end is not None and end < self.last_run_date:  # type: ignore[operator]
+            raise ValidationError("end_date", f"{end} is before the last run {self.last_run_date}")
         if not diff:
             return False
         self.trigger_event(self.Updated, changes=diff, next_due_at=_due(self.active, None, nxt, end, self.timezone))

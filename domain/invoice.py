@@ -322,8 +322,9 @@ class Invoice(BillingAggregate):
         )
 
     def mark_overdue(self, at: datetime) -> bool:
-        """ISSUED → OVERDUE once ``at`` is past the due date; returns whether it did."""
-        if self.kind != INVOICE or self.status != ISSUED or at < self.overdue_at:
+        """ISSUED → OVERDUE once ``at`` is past the due date (and something is still owed); returns
+        whether it did."""
+        if self.kind != INVOICE or self.status != ISSUED or at < self.overdue_at or self.balance <= 0:
             return False
         self.trigger_event(self.MarkedOverdue, overdue_at=self.overdue_at)
         return True
@@ -363,9 +364,13 @@ class Invoice(BillingAggregate):
         return out
 
     def record_credit(self, credit_note: Invoice) -> None:
-        """Record that ``credit_note`` corrects this invoice; CREDITED when nothing remains owed.
+        """Record that ``credit_note`` corrects this invoice.
 
-        Raises :class:`ValidationError` if credits would exceed the gross amount."""
+        A credit of the whole gross amount makes the invoice CREDITED (what was paid on it is then owed
+        back: the balance is negative). A partial credit that leaves nothing owed, after payments, makes an
+        issued or overdue invoice PAID. Raises :class:`ValidationError` if credits would exceed the gross
+        amount.
+        """
         total = self.credited + credit_note.gross
         if total > self.gross:
             raise ValidationError(
@@ -377,8 +382,10 @@ class Invoice(BillingAggregate):
             credit_note_number=credit_note.number,
             amount=credit_note.gross,
             credited_total=total,
-            fully=self.status != PAID and self.gross - self.paid - total == 0,
+            fully=total == self.gross,
         )
+        if self.status in (ISSUED, OVERDUE) and self.balance <= 0:
+            self.trigger_event(self.Paid)
 
     def mark_sent(self, channel: str = "") -> bool:
         """Record that the issued document was sent; False if it was already. Raises :class:`Conflict` for

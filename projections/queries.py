@@ -378,8 +378,11 @@ def list_invoices(
             chunk = ids[i : i + 500]
             for ln in conn.execute(sa.select(invoice_lines).where(invoice_lines.c.invoice_id.in_(chunk)).order_by(invoice_lines.c.invoice_id, invoice_lines.c.line)):
                 lines.setdefault(ln.invoice_id, []).append(ln)
-            for tx in conn.execute(sa.select(invoice_taxes).where(invoice_taxes.c.invoice_id.in_(chunk)).order_by(invoice_taxes.c.invoice_id, invoice_taxes.c.tax_percent.desc(), invoice_taxes.c.tax_rate)):
+            for tx in conn.execute(sa.select(invoice_taxes).where(invoice_taxes.c.invoice_id.in_(chunk))):
                 taxes.setdefault(tx.invoice_id, []).append(tx)
+    for rows_of_invoice in taxes.values():
+        # In Python: on SQLite money columns are text, and ORDER BY would sort "7" after "19".
+        rows_of_invoice.sort(key=lambda t: (-Decimal(t.tax_percent), t.tax_rate))
     return [_invoice(r, lines.get(r.invoice_id, []), taxes.get(r.invoice_id, [])) for r in rows]
 
 
