@@ -34,6 +34,7 @@ def validate_timezone(name: str) -> str:
     return name
 
 
+@lru_cache(maxsize=65536)
 def start_of_day(day: date, tz: str) -> datetime:
     """Return the first instant (UTC) of local date ``day`` in zone ``tz``.
 

@@ -42,6 +42,7 @@ def validate_currency(code: str, field: str = "currency") -> str:
     return code
 
 
+@lru_cache(maxsize=None)
 def quantum(currency: str) -> Decimal:
     """Return the smallest amount of ``currency`` as a Decimal exponent (``Decimal("0.01")`` for EUR)."""
     return Decimal(1).scaleb(-minor_unit(currency))
