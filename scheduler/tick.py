@@ -20,6 +20,7 @@ but never saves: the aggregates advance in memory only.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -271,7 +272,14 @@ def tick(
             work.append((item, by_kind[item.kind]))
     work.sort(key=lambda pair: pair[0])
     del rows
-    _process(ctx, work, progress)
+    # The plan (one item per due run or period) and everything loaded so far live until the end of the
+    # tick: freeze them out of the cyclic garbage collector's full collections, which otherwise re-scan
+    # them again and again (15 % of a 100,000-invoice tick, measured). Unfrozen when the tick ends.
+    gc.freeze()
+    try:
+        _process(ctx, work, progress)
+    finally:
+        gc.unfreeze()
     if not dry_run and catch_up_after:
         projection_runner.run(store, registry.ALL)
     return summary
