@@ -27,7 +27,7 @@ import tempfile
 import time
 import uuid
 from datetime import date, datetime, timezone
-from decimal import Decimal
+
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))

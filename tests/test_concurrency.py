@@ -30,6 +30,7 @@ from commands.config import resolve
 from commands.customers import AddCustomer, add_customer, set_consolidation
 from commands.individual_invoices import make_record, record_invoices
 from conftest import BILLING, ROOT
+from support import run_ticks_at_once
 from projections import registry
 from projections import runner as projection_runner
 from projections.tables import consolidated_invoices
@@ -147,63 +148,6 @@ def check_consistent(store: Store, recorded: dict[str, tuple[str, Decimal]]) -> 
         e = events_by_number[r.number]
         assert (Decimal(r.total), r.count) == (e.total, e.count)
     return events_by_number
-
-
-def _tick_process(url: str, at: datetime, startup: Any, barrier: Any, result: Any) -> None:
-    """One ticker: its own Store (opened one process at a time: concurrent start-up is tested on its own
-    in test_many_processes_start_at_once), then ``scheduler.tick.tick(store, at)`` once all are ready."""
-    import traceback
-
-    from commands.app import Store
-    from commands.config import resolve
-    from scheduler.tick import tick
-
-    try:
-        with startup:
-            store = Store(resolve(url))
-        with store:
-            barrier.wait(timeout=120)
-            result.put(("ok", tick(store, at).as_dict()))
-    except BaseException as e:  # noqa: BLE001 - reported to the parent
-        barrier.abort()
-        result.put(("error", f"{type(e).__name__}: {e}\n{traceback.format_exc()[-1500:]}"))
-
-
-def run_ticks_at_once(url: str, at: datetime, n: int, mode: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """Run ``n`` tickers at instant ``at`` at once: real ``billing tick --at AT --json`` processes
-    (``mode="cli"``) or processes running ``scheduler.tick.tick`` released by a barrier (``"api"``).
-    Returns the summaries of those that succeeded and the errors of those that did not."""
-    results: list[dict[str, Any]] = []
-    failures: list[str] = []
-    if mode == "cli":
-        env = dict(os.environ, BILLING_DATABASE_URL=url, COLUMNS="200")
-        argv = [BILLING, "tick", "--at", at.isoformat(), "--json"]
-        procs = [subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for _ in range(n)]
-        for p in procs:
-            out, err = p.communicate(timeout=240)
-            if p.returncode != 0 or "Traceback" in err:
-                failures.append(f"billing tick exited {p.returncode}: {err.strip()}")
-            else:
-                results.append(json.loads(out))
-        return results, failures
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(n)
-    startup = ctx.Lock()
-    queue = ctx.Queue()
-    procs = [ctx.Process(target=_tick_process, args=(url, at, startup, barrier, queue)) for _ in range(n)]
-    for p in procs:
-        p.start()
-    try:
-        for _ in procs:
-            status, value = queue.get(timeout=240)
-            (results if status == "ok" else failures).append(value)
-    finally:
-        for p in procs:
-            p.join(timeout=60)
-            if p.is_alive():
-                p.kill()
-    return results, failures
 
 
 # ============================================================================================ tickers racing

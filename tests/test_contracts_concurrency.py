@@ -9,7 +9,6 @@ run date), every invoice id is unique, and the totals are right.
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import subprocess
@@ -26,6 +25,7 @@ from commands.config import resolve
 from commands.contracts import CreateContract, create_contract
 from commands.customers import AddCustomer, add_customer
 from conftest import BILLING, ROOT
+from support import run_ticks_at_once
 import domain.number_series  # noqa: F401  (events() decodes their stored topics)
 from domain.contract import contract_id, make_position
 from domain.invoice import contract_invoice_id
@@ -176,61 +176,6 @@ def check_contract_runs(store: Store, plans: list[dict[str, Any]]) -> None:
     trail = queries.list_runs(store.read_engine)
     assert Counter((r["contract"], r["run_date"], r["status"]) for r in trail) == Counter(
         (ref, d.isoformat(), "SUCCESS") for ref, d in want)
-
-
-def _tick_process(url: str, at: datetime, startup: Any, barrier: Any, result: Any) -> None:
-    """One ticker: its own Store (opened one process at a time), then ``tick(store, at)`` once all are ready."""
-    import traceback
-
-    from commands.app import Store
-    from commands.config import resolve
-    from scheduler.tick import tick
-
-    try:
-        with startup:
-            store = Store(resolve(url))
-        with store:
-            barrier.wait(timeout=120)
-            result.put(("ok", tick(store, at).as_dict()))
-    except BaseException as e:  # noqa: BLE001 - reported to the parent
-        barrier.abort()
-        result.put(("error", f"{type(e).__name__}: {e}\n{traceback.format_exc()[-1500:]}"))
-
-
-def run_ticks_at_once(url: str, at: datetime, n: int, mode: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """``n`` tickers at instant ``at`` at once: ``billing tick --at AT --json`` processes (``"cli"``) or
-    processes running ``tick`` released by a barrier (``"api"``). Returns (summaries, failures)."""
-    results: list[dict[str, Any]] = []
-    failures: list[str] = []
-    if mode == "cli":
-        env = dict(os.environ, BILLING_DATABASE_URL=url, COLUMNS="200")
-        argv = [BILLING, "tick", "--at", at.isoformat(), "--json"]
-        procs = [subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for _ in range(n)]
-        for p in procs:
-            out, err = p.communicate(timeout=240)
-            if p.returncode != 0 or "Traceback" in err:
-                failures.append(f"billing tick exited {p.returncode}: {err.strip()}")
-            else:
-                results.append(json.loads(out))
-        return results, failures
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(n)
-    startup = ctx.Lock()
-    queue = ctx.Queue()
-    procs = [ctx.Process(target=_tick_process, args=(url, at, startup, barrier, queue)) for _ in range(n)]
-    for p in procs:
-        p.start()
-    try:
-        for _ in procs:
-            status, value = queue.get(timeout=240)
-            (results if status == "ok" else failures).append(value)
-    finally:
-        for p in procs:
-            p.join(timeout=60)
-            if p.is_alive():
-                p.kill()
-    return results, failures
 
 
 # ============================================================================================ tickers racing

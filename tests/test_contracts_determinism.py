@@ -22,6 +22,7 @@ import domain.invoice  # noqa: F401
 import domain.number_series  # noqa: F401
 from commands.app import Store
 from commands.config import resolve
+from support import event_stream
 from commands.contracts import (
     CreateContract,
     add_position,
@@ -137,19 +138,6 @@ def golden_scenario(store: Store) -> dict[str, Any]:
     credit_invoice(store, "INV-2026-000003", noon(2026, 7, 3), company="BETA")
     issued += _issued(tick(store, noon(2026, 7, 20)))
     return {"issued": issued, "finalized": finalized}
-
-
-def event_stream(store: Store) -> list[tuple[str, str, int, bytes]]:
-    """Every notification of the log, in order: (topic, originator id, version, state bytes)."""
-    out = []
-    start = 1
-    while True:
-        page = store.recorder.select_notifications(start, 1000)
-        if not page:
-            return out
-        for n in page:
-            out.append((n.topic, str(n.originator_id), n.originator_version, bytes(n.state)))
-        start = page[-1].id + 1
 
 
 def _open(path: Path) -> Store:

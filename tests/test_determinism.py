@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from commands.app import Store
 from commands.config import resolve
+from support import event_stream
 from commands.consolidated import pay_consolidated
 from commands.customers import (
     AddCustomer,
@@ -145,19 +146,6 @@ def golden_scenario(store: Store) -> dict[str, Any]:
     final = tick(store, utc(2026, 4, 15))
     issued.extend(d["number"] for d in final.issued)
     return {"issued": issued}
-
-
-def event_stream(store: Store) -> list[tuple[str, str, int, bytes]]:
-    """Every notification of the log, in order: (topic, originator id, version, state bytes)."""
-    out = []
-    start = 1
-    while True:
-        page = store.recorder.select_notifications(start, 1000)
-        if not page:
-            return out
-        for n in page:
-            out.append((n.topic, str(n.originator_id), n.originator_version, bytes(n.state)))
-        start = page[-1].id + 1
 
 
 def _open(path: Path) -> Store:
