@@ -85,7 +85,7 @@ def catch_up(store: Store) -> None:
     from projections import runner as projection_runner
 
     head = store.head()
-    positions = projection_runner.positions(store) if _has_positions(store) else {}
+    positions = projection_runner.positions(store)
     lag = head - min((positions.get(p.name, 0) for p in registry.ALL), default=0)
     if lag > 20000:
         with progress_bar("projections", total=lag) as advance:
@@ -99,12 +99,6 @@ def catch_up(store: Store) -> None:
             projection_runner.run(store, registry.ALL, on_page=on_page)
     else:
         projection_runner.run(store, registry.ALL)
-
-
-def _has_positions(store: Store) -> bool:
-    import sqlalchemy as sa
-
-    return sa.inspect(store.read_engine).has_table("projection_positions")
 
 
 @contextmanager

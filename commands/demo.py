@@ -60,7 +60,7 @@ def main(database_url: str, fresh: bool, period: str, data: str) -> None:
         t0 = time.perf_counter()
         head = store.head()
         with progress_bar("projections", total=head) as advance:
-            state = {"done": min(projection_runner.positions(store).values(), default=0) if _has(store) else 0}
+            state = {"done": min(projection_runner.positions(store).values(), default=0)}
             advance(state["done"])
 
             def on_page(pos: int, _h: int) -> None:
@@ -115,10 +115,6 @@ def main(database_url: str, fresh: bool, period: str, data: str) -> None:
         f"expected {expected.expected_total} over {flown} flights"
     )
     sys.exit(1)
-
-
-def _has(store: Store) -> bool:
-    return sa.inspect(store.read_engine).has_table("projection_positions")
 
 
 def _summary(store: Store) -> list[tuple[str, int, int, Decimal]]:

@@ -205,9 +205,11 @@ def run(
     """Bring ``projections`` up to the log's head (or to notification ``until``); returns how many
     notifications were applied (counted once per page, whatever the number of projections).
 
+    Their tables exist already: :class:`commands.app.Store` creates them when it opens, rather than a
+    catalogue check on every run (once per command, twice per tick).
+
     ``on_page(position, head)`` is called after each committed page (for progress bars).
     """
-    ensure_schema(store, projections)
     head = store.head() if until is None else until
     by_name = {p.name: p for p in projections}
     wanted_topics = sorted({t for p in projections for t in p.handlers})
@@ -279,6 +281,7 @@ def rebuild(store: Any, projections: Sequence[Projection], **kwargs: Any) -> int
         metadata.create_all(conn, tables=[projection_positions])
         for p in projections:
             conn.execute(projection_positions.delete().where(projection_positions.c.name == p.name))
+    ensure_schema(store, projections)
     return run(store, projections, **kwargs)
 
 
