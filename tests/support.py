@@ -9,8 +9,10 @@ import subprocess
 from datetime import datetime
 from typing import Any
 
+from collections import defaultdict
+
 from commands.app import Store
-from conftest import BILLING, ROOT
+from conftest import BILLING, ROOT, run_cli
 
 
 def _tick_process(url: str, at: datetime, startup: Any, barrier: Any, result: Any) -> None:
@@ -81,3 +83,44 @@ def event_stream(store: Store) -> list[tuple[str, str, int, bytes]]:
         for n in page:
             out.append((n.topic, str(n.originator_id), n.originator_version, bytes(n.state)))
         start = page[-1].id + 1
+
+
+def events(store: Store, topic: str) -> list[Any]:
+    """Every stored event of ``topic`` as a domain event, in notification order."""
+    out = []
+    start = 1
+    while True:
+        page = store.recorder.select_notifications(start, 5000, topics=(topic,))
+        if not page:
+            return out
+        out.extend(store.app.mapper.to_domain_event(n) for n in page)
+        start = page[-1].id + 1
+
+
+def assert_series_allocations_contiguous(store: Store, issued: int) -> None:
+    """Every number series' allocations are contiguous from 1, and they add up to ``issued`` numbers."""
+    allocated: dict[Any, list[tuple[int, int]]] = defaultdict(list)
+    for e in events(store, "billing:NumberSeries.Allocated"):
+        allocated[e.originator_id].append((e.first, e.count))
+    assert sum(c for ranges in allocated.values() for _, c in ranges) == issued
+    for ranges in allocated.values():
+        nxt = 1
+        for first, count in ranges:
+            assert first == nxt, f"series allocations {ranges} overlap or leave a gap"
+            nxt += count
+
+
+def bad_input_problem(db_url: str, field: str, args: list[str] | tuple[str, ...]) -> str | None:
+    """Run ``billing ARGS``, which must be rejected: exit 2, ``error: <field>:`` on stderr, no traceback.
+    Returns what is wrong with the outcome, or None."""
+    r = run_cli(db_url, *args)
+    problems = []
+    if r.returncode != 2:
+        problems.append(f"exit status {r.returncode}, expected 2")
+    if "Traceback" in r.stderr or "Traceback" in r.stdout:
+        problems.append("a Python traceback was printed")
+    if f"error: {field}:" not in r.stderr:
+        problems.append(f"stderr does not name the field {field!r}")
+    if not problems:
+        return None
+    return f"{field}: {'; '.join(problems)}\n    billing {' '.join(args)}\n    stderr: {r.stderr.strip()!r}"

@@ -18,6 +18,7 @@ import pytest
 from commands.app import Store
 from commands.config import resolve
 from conftest import PgSchema, require_postgres, run_cli
+from support import bad_input_problem
 
 T0 = "2026-01-01T00:00:00Z"
 TICK_AT = "2026-02-02T12:00:00Z"
@@ -359,17 +360,8 @@ BAD_INPUTS: dict[str, tuple[str, list[str]]] = {
 def _check_rejected(db_url: str, case: str) -> str | None:
     """Run one bad-input case; return what is wrong with the outcome, or None."""
     field, args = BAD_INPUTS[case]
-    r = run_cli(db_url, *args)
-    problems = []
-    if r.returncode != 2:
-        problems.append(f"exit status {r.returncode}, expected 2")
-    if "Traceback" in r.stderr or "Traceback" in r.stdout:
-        problems.append("a Python traceback was printed")
-    if f"error: {field}:" not in r.stderr:
-        problems.append(f"stderr does not name the field {field!r}")
-    if not problems:
-        return None
-    return f"{case}: {'; '.join(problems)}\n    billing {' '.join(args)}\n    stderr: {r.stderr.strip()!r}"
+    problem = bad_input_problem(db_url, field, args)
+    return None if problem is None else f"{case}: {problem}"
 
 
 def test_bad_input_exits_2_names_the_field_and_writes_nothing(seeded_url):

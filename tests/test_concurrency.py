@@ -30,7 +30,7 @@ from commands.config import resolve
 from commands.customers import AddCustomer, add_customer, set_consolidation
 from commands.individual_invoices import make_record, record_invoices
 from conftest import BILLING, ROOT
-from support import run_ticks_at_once
+from support import assert_series_allocations_contiguous, events, run_ticks_at_once
 from projections import registry
 from projections import runner as projection_runner
 from projections.tables import consolidated_invoices
@@ -55,18 +55,6 @@ TICK_AT = datetime(2025, 10, 17, 12, 0, tzinfo=UTC)
 
 
 # ============================================================================================ helpers
-def events(store: Store, topic: str) -> list[Any]:
-    """Every stored event of ``topic`` as a domain event, in notification order."""
-    out = []
-    start = 1
-    while True:
-        page = store.recorder.select_notifications(start, 5000, topics=(topic,))
-        if not page:
-            return out
-        out.extend(store.app.mapper.to_domain_event(n) for n in page)
-        start = page[-1].id + 1
-
-
 def amount_for(i: int, currency: str) -> str:
     cents = 100 + (i * 7919) % 50000
     if currency == "JPY":
@@ -127,15 +115,7 @@ def check_consistent(store: Store, recorded: dict[str, tuple[str, Decimal]]) -> 
     for label, seqs in per_label.items():
         assert sorted(seqs) == list(range(1, len(seqs) + 1)), f"{label}: numbers {sorted(seqs)} are not gapless"
     # The number series agree: allocations contiguous, and as many as issued.
-    allocated: dict[Any, list[tuple[int, int]]] = defaultdict(list)
-    for e in events(store, "billing:NumberSeries.Allocated"):
-        allocated[e.originator_id].append((e.first, e.count))
-    assert sum(c for ranges in allocated.values() for _, c in ranges) == len(issued_events)
-    for ranges in allocated.values():
-        nxt = 1
-        for first, count in ranges:
-            assert first == nxt, f"series allocations {ranges} overlap or leave a gap"
-            nxt += count
+    assert_series_allocations_contiguous(store, len(issued_events))
 
     # The read model shows exactly the issued invoices.
     with store.read_engine.connect() as conn:

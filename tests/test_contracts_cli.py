@@ -21,6 +21,7 @@ from commands.config import resolve
 from commands.contracts import CreateContract, create_contract
 from commands.customers import AddCustomer, add_customer
 from conftest import PgSchema, require_postgres, run_cli
+from support import bad_input_problem
 from domain.contract import make_position
 from projections import registry
 from projections import runner as projection_runner
@@ -400,25 +401,11 @@ BAD = [
 ]
 
 
-def _check(url: str, field: str, args: list[str]) -> str | None:
-    r = run_cli(url, *args)
-    problems = []
-    if r.returncode != 2:
-        problems.append(f"exit {r.returncode}, not 2")
-    if "Traceback" in r.stderr or "Traceback" in r.stdout:
-        problems.append("a traceback")
-    if f"error: {field}:" not in r.stderr:
-        problems.append(f"stderr does not name {field!r}")
-    if not problems:
-        return None
-    return f"{field}: {'; '.join(problems)}\n    billing {' '.join(args)}\n    stderr: {r.stderr.strip()!r}"
-
-
 def test_bad_input_exits_2_names_the_field_and_writes_nothing(seeded_url):
     """Every case of :data:`BAD` exits 2 naming its field, without a traceback, and the event log's head does
     not move. (One after the other: concurrent processes are test_contracts_concurrency's subject.)"""
     before = fast_head(seeded_url)
-    outcomes = [_check(seeded_url, *case) for case in BAD]
+    outcomes = [bad_input_problem(seeded_url, *case) for case in BAD]
     after = fast_head(seeded_url)
     failures = [o for o in outcomes if o is not None]
     if after != before:

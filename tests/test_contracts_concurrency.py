@@ -25,7 +25,7 @@ from commands.config import resolve
 from commands.contracts import CreateContract, create_contract
 from commands.customers import AddCustomer, add_customer
 from conftest import BILLING, ROOT
-from support import run_ticks_at_once
+from support import assert_series_allocations_contiguous, events, run_ticks_at_once
 import domain.number_series  # noqa: F401  (events() decodes their stored topics)
 from domain.contract import contract_id, make_position
 from domain.invoice import contract_invoice_id
@@ -95,18 +95,6 @@ def setup_contracts(store: Store, n: int = N_CONTRACTS, auto_finalize: bool = Tr
 
 
 # ============================================================================================ helpers
-def events(store: Store, topic: str) -> list[Any]:
-    """Every stored event of ``topic`` as a domain event, in notification order."""
-    out = []
-    start = 1
-    while True:
-        page = store.recorder.select_notifications(start, 5000, topics=(topic,))
-        if not page:
-            return out
-        out.extend(store.app.mapper.to_domain_event(n) for n in page)
-        start = page[-1].id + 1
-
-
 def check_series_gapless(store: Store, issued: list[tuple[str, str, int, date]]) -> None:
     """``issued``: (company, number, sequence, issue date) of every issued INV. Gapless and unique per
     (company, year); the number series' allocations are contiguous and add up."""
@@ -120,15 +108,7 @@ def check_series_gapless(store: Store, issued: list[tuple[str, str, int, date]])
     assert not dup, f"numbers given twice: {dup[:10]}"
     for key, seqs in per_series.items():
         assert sorted(seqs) == list(range(1, len(seqs) + 1)), f"{key}: numbers are not gapless: {sorted(seqs)}"
-    allocated: dict[Any, list[tuple[int, int]]] = defaultdict(list)
-    for e in events(store, "billing:NumberSeries.Allocated"):
-        allocated[e.originator_id].append((e.first, e.count))
-    assert sum(c for ranges in allocated.values() for _f, c in ranges) == len(issued)
-    for ranges in allocated.values():
-        nxt = 1
-        for first, count in ranges:
-            assert first == nxt, f"series allocations {ranges} overlap or leave a gap"
-            nxt += count
+    assert_series_allocations_contiguous(store, len(issued))
 
 
 def check_contract_runs(store: Store, plans: list[dict[str, Any]]) -> None:
