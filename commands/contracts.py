@@ -10,7 +10,7 @@ import copy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 
 from commands.app import Store
 from commands.common import require, retrying
@@ -18,7 +18,8 @@ from commands.csvfiles import Problems, parse_bool, parse_int, read_rows, row_er
 from domain.base import business_time
 from domain.calendar import parse_date
 from domain.contract import Contract, contract_id, make_position
-from domain.customer import customer_id, validate_reference
+from domain.customer import customer_id
+from domain.text import validate_reference
 from domain.errors import Conflict, ValidationError
 from domain.money import validate_currency
 from domain.schedules import validate_interval
@@ -199,7 +200,6 @@ CONTRACT_COLUMNS = [
     "tax_rate", "discountable", "attributes",
 ]
 CONTRACT_FIELDS = CONTRACT_COLUMNS[:12]
-PROBE_TIME = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
 
 def import_contracts(store: Store, path: str, at: datetime, progress: Callable[[int], None] | None = None) -> dict[str, int]:
@@ -254,7 +254,7 @@ def import_contracts(store: Store, path: str, at: datetime, progress: Callable[[
         if cmd is None:
             continue
         current = existing.get(contract_id(ref))
-        probe = problems.check(first_line, lambda: _probe(cmd, cust, current))
+        probe = problems.check(first_line, lambda: _probe(cmd, cust, current, at))
         if probe is None:
             continue
         plans.append((first_line, cmd, current))
@@ -311,10 +311,10 @@ def _contract_from_row(ref: str, row: dict[str, str], currency: str, positions: 
     )
 
 
-def _probe(cmd: CreateContract, customer: object, current: Contract | None) -> bool:
+def _probe(cmd: CreateContract, customer: object, current: Contract | None, at: datetime) -> bool:
     """Validate ``cmd`` against the domain without recording anything: the events land on throwaway
-    copies (at a placeholder business time) and are dropped."""
-    with business_time(PROBE_TIME):
+    copies (at the import's business time, so that the time rule is checked too) and are dropped."""
+    with business_time(at):
         probe = _build(cmd, customer)
         if current is not None:
             current_copy = _clone(current)

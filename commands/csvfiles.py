@@ -4,6 +4,7 @@ written (an import is all-or-nothing)."""
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -59,9 +60,11 @@ def read_rows(path: str, required: list[str], optional: list[str] = ()) -> Itera
             raise ImportRejected(path, [(1, "header", f"not a readable UTF-8 CSV file ({e})")]) from None
         missing = [c for c in required if c not in header]
         unknown = [c for c in header if c not in required and c not in optional]
-        if missing or unknown:
+        doubled = sorted({c for c in header if header.count(c) > 1})
+        if missing or unknown or doubled:
             problems = [(1, c, "required column is missing") for c in missing]
             problems += [(1, c, f"unknown column (expected {', '.join(required + list(optional))})") for c in unknown]
+            problems += [(1, c, f"column is given {header.count(c)} times; each column appears once") for c in doubled]
             raise ImportRejected(path, problems)
         try:
             for values in reader:
@@ -88,13 +91,17 @@ def parse_bool(value: str, field_: str) -> bool:
     raise ValidationError(field_, f"{value!r} is not true or false")
 
 
+_INT = re.compile(r"-?[0-9]{1,9}")
+
+
 def parse_int(value: str, field_: str) -> int:
-    """A whole number written in digits."""
+    """A whole number written in ASCII digits, with an optional minus sign, at most 9 digits
+    (``"²"``, ``"--5"``, ``"1e3"`` are refused). Raises :class:`ValidationError` naming ``field_``."""
     from domain.errors import ValidationError
 
-    v = value.strip()
-    if not v.lstrip("-").isdigit():
-        raise ValidationError(field_, f"{value!r} is not a whole number")
+    v = value.strip() if isinstance(value, str) else value
+    if not isinstance(v, str) or not _INT.fullmatch(v):
+        raise ValidationError(field_, f"{value!r} is not a whole number (digits 0-9, at most 9)")
     return int(v)
 
 

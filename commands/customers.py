@@ -7,6 +7,7 @@ another writer saved the same customer first.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -250,6 +251,27 @@ def parse_customer_row(line: int, row: dict[str, str], problems: Problems) -> Cu
     return CustomerRow(line, ref, name, tz, cur, terms, approved, mode, start_day, frm, attrs)
 
 
+def _apply_row(cust: Customer | None, r: CustomerRow, at: datetime) -> Customer:
+    """Bring ``cust`` (None: a new customer) to row ``r`` by recording events on it; returns it."""
+    if cust is None:
+        cust = Customer.register(
+            r.reference, r.name, r.timezone, r.currency, r.payment_terms_days, r.approved, list(r.summary_attributes or ()),
+        )
+    else:
+        cust.update(name=r.name, payment_terms_days=r.payment_terms_days,
+                    summary_attributes=list(r.summary_attributes) if r.summary_attributes is not None else None)
+        if r.approved:
+            cust.approve()
+        else:
+            cust.withdraw_approval()
+    if r.consolidation == "NONE":
+        cust.disable_consolidation(at)
+    else:
+        assert r.start_day is not None
+        cust.set_consolidation(r.consolidation, r.start_day, r.consolidate_from or local_date(at, r.timezone))
+    return cust
+
+
 def import_customers(store: Store, path: str, at: datetime, progress: Callable[[int], None] | None = None) -> dict[str, int]:
     """Import (create or bring up to date) the customers of CSV file ``path``.
 
@@ -284,6 +306,13 @@ def import_customers(store: Store, path: str, at: datetime, progress: Callable[[
             if current.currency != r.currency:
                 problems.add(r.line, "currency", f"customer {r.reference} has currency {current.currency}; it cannot change")
     problems.raise_if_any()
+    # Probe every row on a throwaway copy at the import's business time: a domain rule one row breaks
+    # (a consolidation date that would rewrite closed periods, the time rule) rejects the file up front.
+    with business_time(at):
+        for r in rows:
+            current = existing.get(customer_id(r.reference))
+            problems.check(r.line, lambda: _apply_row(copy.deepcopy(current) if current is not None else None, r, at))
+    problems.raise_if_any()
 
     counts = {"created": 0, "updated": 0, "unchanged": 0}
 
@@ -293,25 +322,8 @@ def import_customers(store: Store, path: str, at: datetime, progress: Callable[[
         outcome = []
         with business_time(at):
             for r in batch:
-                cust = fresh.get(customer_id(r.reference))
-                created = cust is None
-                if created:
-                    cust = Customer.register(
-                        r.reference, r.name, r.timezone, r.currency, r.payment_terms_days, r.approved,
-                        list(r.summary_attributes or ()),
-                    )
-                else:
-                    cust.update(name=r.name, payment_terms_days=r.payment_terms_days,
-                                summary_attributes=list(r.summary_attributes) if r.summary_attributes is not None else None)
-                    if r.approved:
-                        cust.approve()
-                    else:
-                        cust.withdraw_approval()
-                if r.consolidation == "NONE":
-                    cust.disable_consolidation(at)
-                else:
-                    assert r.start_day is not None
-                    cust.set_consolidation(r.consolidation, r.start_day, r.consolidate_from or local_date(at, r.timezone))
+                created = customer_id(r.reference) not in fresh
+                cust = _apply_row(fresh.get(customer_id(r.reference)), r, at)
                 outcome.append("created" if created else ("updated" if cust.pending_events else "unchanged"))
                 touched.append(cust)
             store.save(touched)

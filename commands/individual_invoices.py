@@ -26,10 +26,11 @@ from commands.csvfiles import Problems, read_rows, row_error
 from domain.base import business_time
 from domain.calendar import local_date, parse_instant
 from domain.consolidated_invoice import ConsolidatedInvoice
-from domain.customer import Customer, PeriodRef, customer_id, validate_reference
+from domain.customer import Customer, PeriodRef, customer_id
+from domain.text import validate_reference
 from domain.errors import Conflict, DomainError, NotFound, ValidationError
 from domain.individual_invoice import CANCELLED, IndividualInvoice, individual_invoice_id, validate_attributes
-from domain.money import parse_amount, validate_currency
+from domain.money import AMOUNT_LIMIT, parse_amount, validate_currency
 
 #: Invoices per save: two events each (recorded + line added, or recorded + cancelled), plus the few
 #: periods opened, stays under the ~500 events a save may hold.
@@ -89,7 +90,7 @@ def record_invoice(store: Store, cmd: RecordInvoice, at: datetime) -> str:
 
 # ================================================================================================ validation
 def validate_against_store(
-    store: Store, cmds: Sequence[RecordInvoice], problems: Problems
+    store: Store, cmds: Sequence[RecordInvoice], problems: Problems, at: datetime
 ) -> tuple[dict[str, Customer], dict[str, str]]:
     """Check ``cmds`` against what is recorded, adding every problem to ``problems``.
 
@@ -127,7 +128,44 @@ def validate_against_store(
             if inv.status == CANCELLED and not c.cancelled:
                 problems.add(c.line, "status", f"invoice {inv.number} is cancelled; it cannot be issued again")
             existing[inv.number] = "cancel" if c.cancelled and inv.status != CANCELLED else "skip"
+    _check_period_totals(store, cmds, customers, existing, problems, at)
     return customers, existing
+
+
+def _check_period_totals(
+    store: Store, cmds: Sequence[RecordInvoice], customers: dict[str, Customer], existing: dict[str, str],
+    problems: Problems, at: datetime,
+) -> None:
+    """Every consolidation period the new invoices are routed to keeps its total within the engine's bound
+    (:func:`domain.money.check_amount`): checked for the whole file before anything is written."""
+    added: dict[UUID, list[RecordInvoice]] = {}
+    seen: set[str] = set()
+    for c in cmds:
+        cust = customers.get(c.customer)
+        if cust is None or c.cancelled or c.number in existing or c.number in seen:
+            continue
+        seen.add(c.number)
+        ref = cust.route(c.issued_at)
+        if ref is not None:
+            added.setdefault(ref.consolidated_invoice_id, []).append(c)
+    if not added:
+        return
+    periods = store.load_many(list(added))
+    for pid, group in added.items():
+        period = periods.get(pid)
+        if period is not None and not period.is_open:
+            continue  # closed meanwhile: the writer routes these again with a fresh customer
+        if period is not None and period.modified_on > at:
+            problems.add(group[0].line, "at", f"{at.isoformat()} is before {period.modified_on.isoformat()}, when "
+                         f"{period.describe()} last changed: a command's business time is never before the last event of what it changes")
+            continue
+        total = period.gathered if period is not None else Decimal(0)
+        for c in group:
+            total += c.amount
+            if abs(total) >= AMOUNT_LIMIT:
+                problems.add(c.line, "amount", f"{c.amount} would bring the consolidated total of customer {c.customer}'s "
+                             f"period to {total} {c.currency}, out of range: amounts must be less than 1000000000000000 (10^15)")
+                break
 
 
 # ================================================================================================ writing
@@ -220,7 +258,7 @@ def record_invoices(
     consolidating (routed to a consolidation period), cancelled, unchanged.
     """
     problems = problems if problems is not None else Problems(path or "<command>")
-    customers, existing = validate_against_store(store, cmds, problems)
+    customers, existing = validate_against_store(store, cmds, problems, at)
     if problems.items:
         if path is None:
             line, field, rule = problems.items[0]

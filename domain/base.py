@@ -87,6 +87,29 @@ class BillingAggregate(Aggregate):
     class Created(Event, Aggregate.Created):
         """Base creation event."""
 
+    def trigger_event(self, event_class: type, **kwargs: Any) -> None:
+        """Record an event at the business clock, refusing to go back in time.
+
+        The rule (DESIGN.md, "Application layer"; issue 6, item 5): a command's business time is never
+        before the last event of any aggregate it changes, so every stream's timestamps run forward.
+        Raises :class:`domain.errors.Conflict` (field ``at``) naming both instants; nothing is recorded.
+        """
+        at = current_business_time()
+        last = getattr(self, "_modified_on", None)
+        if last is not None and at < last:
+            from domain.errors import Conflict
+
+            raise Conflict(
+                "at",
+                f"{at.isoformat()} is before {last.isoformat()}, when {self.describe()} last changed: "
+                "a command's business time is never before the last event of what it changes",
+            )
+        super().trigger_event(event_class, **kwargs)
+
+    def describe(self) -> str:
+        """What this aggregate is, in words a user recognises (``invoice INV-2026-000004``)."""
+        return f"{type(self).__name__} {self.id}"
+
     @classmethod
     def _create_with_id(cls, event_class: type, aggregate_id: UUID, **kwargs: Any) -> Any:
         """Create an aggregate with a derived id by triggering ``event_class`` (a ``Created`` subclass)."""

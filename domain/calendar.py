@@ -4,6 +4,16 @@ Billing periods are half-open ``[start, end)`` ranges of local dates in the bill
 (``zoneinfo`` + ``tzdata``). An instant belongs to the local date it falls on in that zone. A local date
 "begins" at the first instant whose wall-clock date is that date: local midnight, or the end of a DST gap
 where a zone skips midnight.
+
+**Supported range** (issue 6, item 4): dates from :data:`MIN_DATE` 1900-01-01 to :data:`MAX_DATE`
+2999-12-31 and the instants within them (UTC). Everything the engine derives from an accepted date (a
+period end, a due date a year later, the next run) stays far inside what Python, PostgreSQL and SQLite
+represent; input outside the range is refused naming the field.
+
+**Instants** (issue 6, item 13) are ISO 8601 date-times *with* a UTC offset (``2026-01-06T10:00:00Z``,
+``…+01:00``), everywhere: on the command line, in every import file, over HTTP. A bare date or a date-time
+without an offset names no instant and is refused with a hint; dates (``--from``, ``start_date``) are
+plain ISO 8601 calendar dates.
 """
 
 from __future__ import annotations
@@ -13,6 +23,10 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
 from domain.errors import ValidationError
+
+#: First and last supported date (see the module docstring).
+MIN_DATE = date(1900, 1, 1)
+MAX_DATE = date(2999, 12, 31)
 
 
 @lru_cache(maxsize=1)
@@ -51,41 +65,60 @@ def local_date(at: datetime, tz: str) -> date:
     return at.astimezone(zone(tz)).date()
 
 
-def parse_instant(text: str, field: str = "at") -> datetime:
-    """Parse an ISO 8601 instant with an offset (``2026-01-01T00:00:00+01:00`` or ``...Z``).
+def _in_range(day: date, field: str, text: object) -> None:
+    if not MIN_DATE <= day <= MAX_DATE:
+        raise ValidationError(field, f"{text} is out of the supported range {MIN_DATE} to {MAX_DATE}")
 
-    A bare date (``2026-01-01``) means midnight UTC of that day. Returns an aware datetime in UTC. Raises
-    :class:`ValidationError` naming ``field`` for anything else, including a date-time without an offset,
-    which names no instant.
+
+def parse_instant(text: str | datetime, field: str = "at") -> datetime:
+    """Parse an ISO 8601 instant with a UTC offset (``2026-01-01T00:00:00+01:00`` or ``...Z``).
+
+    Returns an aware datetime in UTC. Raises :class:`ValidationError` naming ``field`` for anything else:
+    a bare date or a date-time without an offset (which names no instant), or an instant whose local or
+    UTC date is outside the supported range (:data:`MIN_DATE` … :data:`MAX_DATE`).
     """
-    s = text.strip() if isinstance(text, str) else text
-    if not isinstance(s, str) or not s:
-        raise ValidationError(field, f"{text!r} is not an ISO 8601 instant (like 2026-01-31T00:00:00Z)")
-    try:
-        if len(s) == 10:
-            return datetime.combine(date.fromisoformat(s), time(0), tzinfo=timezone.utc)
-        value = datetime.fromisoformat(s.replace("z", "Z"))
-    except ValueError:
-        raise ValidationError(
-            field, f"{text!r} is not an ISO 8601 instant (like 2026-01-31T00:00:00Z)"
-        ) from None
+    if isinstance(text, datetime):
+        value = text
+    else:
+        s = text.strip() if isinstance(text, str) else text
+        if not isinstance(s, str) or not s or len(s) > 40:
+            raise ValidationError(field, f"{text!r} is not an ISO 8601 instant (like 2026-01-31T00:00:00Z)")
+        if len(s) == 10 and s[4:5] == "-":
+            raise ValidationError(
+                field, f"{s!r} is a date, not an instant; write it with a time and offset, like {s}T00:00:00Z or {s}T00:00:00+01:00"
+            )
+        try:
+            value = datetime.fromisoformat(s.replace("z", "Z"))
+        except ValueError:
+            raise ValidationError(
+                field, f"{text!r} is not an ISO 8601 instant (like 2026-01-31T00:00:00Z)"
+            ) from None
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValidationError(
             field, f"{text!r} has no UTC offset; write it like 2026-01-31T00:00:00Z or with +01:00"
         )
-    return value.astimezone(timezone.utc)
+    # Check the wall date first: converting 0001-01-01T00:00+14:00 to UTC would overflow.
+    _in_range(value.date(), field, text)
+    utc = value.astimezone(timezone.utc)
+    _in_range(utc.date(), field, text)
+    return utc
 
 
 def parse_date(text: str | date, field: str) -> date:
-    """Parse an ISO 8601 calendar date (``2026-01-31``); raises :class:`ValidationError` naming ``field``."""
+    """Parse an ISO 8601 calendar date (``2026-01-31``) within the supported range.
+
+    Raises :class:`ValidationError` naming ``field`` for anything else."""
     if isinstance(text, date) and not isinstance(text, datetime):
-        return text
-    try:
-        if not isinstance(text, str) or len(text.strip()) != 10:
-            raise ValueError
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise ValidationError(field, f"{text!r} is not an ISO 8601 date (like 2026-01-31)") from None
+        value = text
+    else:
+        try:
+            if not isinstance(text, str) or len(text.strip()) != 10:
+                raise ValueError
+            value = date.fromisoformat(text.strip())
+        except ValueError:
+            raise ValidationError(field, f"{text!r} is not an ISO 8601 date (like 2026-01-31)") from None
+    _in_range(value, field, text)
+    return value
 
 
 def days(n: int) -> timedelta:

@@ -22,6 +22,7 @@ from uuid import UUID
 from domain.base import BillingAggregate
 from domain.calendar import local_date, start_of_day
 from domain.errors import Conflict
+from domain.money import check_amount
 from domain.payments import record_payment
 
 OPEN = "OPEN"
@@ -73,6 +74,7 @@ class ConsolidatedInvoice(BillingAggregate):
 
         def apply(self, inv: ConsolidatedInvoice) -> None:
             inv.lines[self.number] = (self.invoice_id, self.issued_at, self.local_date, self.amount, self.attributes)
+            inv.gathered += self.amount
 
     class LineRemoved(BillingAggregate.Event):
         """A gathered line left the period: its invoice was cancelled (``moved_to`` None) or it was issued
@@ -85,7 +87,7 @@ class ConsolidatedInvoice(BillingAggregate):
         moved_to: UUID | None
 
         def apply(self, inv: ConsolidatedInvoice) -> None:
-            del inv.lines[self.number]
+            inv.gathered -= inv.lines.pop(self.number)[3]
             inv.removed[self.number] = self.moved_to
 
     class PeriodClosed(BillingAggregate.Event):
@@ -167,6 +169,8 @@ class ConsolidatedInvoice(BillingAggregate):
         self.timezone = timezone
         self.currency = currency
         self.lines: dict[str, tuple[UUID, datetime, date, Decimal, dict]] = {}
+        #: The sum of the gathered lines' amounts (exact: each is within the bound, and so is the sum).
+        self.gathered = Decimal(0)
         self.removed: dict[str, UUID | None] = {}
         self.status = OPEN
         self.closed_at: datetime | None = None
@@ -177,6 +181,11 @@ class ConsolidatedInvoice(BillingAggregate):
         self.total = Decimal(0)
         self.count = 0
         self.paid = Decimal(0)
+
+    def describe(self) -> str:
+        if self.number:
+            return f"consolidated invoice {self.number}"
+        return f"the {self.label} consolidation period of customer {self.customer_reference}"
 
     @classmethod
     def open(cls, ref, customer) -> ConsolidatedInvoice:  # noqa: ANN001 - PeriodRef, Customer
@@ -204,10 +213,15 @@ class ConsolidatedInvoice(BillingAggregate):
         self, number: str, invoice_id: UUID, issued_at: datetime, amount: Decimal, attributes: dict
     ) -> None:
         """Gather individual invoice ``number``. Requires the period to be open (the caller routes with a
-        fresh customer when it is not)."""
+        fresh customer when it is not).
+
+        Raises :class:`ValidationError` (field ``amount``) if the period's total would leave the engine's
+        bound (:func:`domain.money.check_amount`); callers check a whole import first
+        (:meth:`check_total`), this is the last guard."""
         assert self.is_open, "lines are only added to open periods"
         if number in self.lines:
             return
+        self.check_total(amount)
         self.trigger_event(
             self.LineAdded,
             number=number,
@@ -217,6 +231,11 @@ class ConsolidatedInvoice(BillingAggregate):
             amount=amount,
             attributes=attributes,
         )
+
+    def check_total(self, more: Decimal) -> None:
+        """Raise :class:`ValidationError` (field ``amount``) unless the gathered total plus ``more`` stays
+        within the engine's bound."""
+        check_amount(self.gathered + more, self.currency, "amount", f"the consolidated total of {self.customer_reference}'s period {self.label}")
 
     def remove_line(self, number: str, reason: str, moved_to: UUID | None = None) -> None:
         """Take line ``number`` out of the open period (see ``LineRemoved``)."""
@@ -233,14 +252,14 @@ class ConsolidatedInvoice(BillingAggregate):
     def close(self, closed_at: datetime, period_end: date) -> None:
         """Close the period at ``closed_at`` (its effective exclusive end date ``period_end``)."""
         assert self.is_open
-        total = sum((v[3] for v in self.lines.values()), Decimal(0))
+        total = self.gathered
         self.trigger_event(
             self.PeriodClosed, closed_at=closed_at, period_end=period_end, count=len(self.lines), total=total
         )
 
     def is_invoiceable(self) -> bool:
         """A closed period issues an invoice only with lines and a total above zero (never 0.00)."""
-        return bool(self.lines) and sum((v[3] for v in self.lines.values()), Decimal(0)) > 0
+        return bool(self.lines) and self.gathered > 0
 
     def issue(self, label_seq: int, payment_terms_days: int, summary_attributes: list[str]) -> None:
         """Issue the closed period's invoice number ``CONS-<label>-<label_seq>``.
@@ -265,7 +284,7 @@ class ConsolidatedInvoice(BillingAggregate):
             payment_terms_days=payment_terms_days,
             overdue_at=start_of_day(due_date + timedelta(days=1), self.timezone),
             count=len(self.lines),
-            total=sum((v[3] for v in self.lines.values()), Decimal(0)),
+            total=self.gathered,
             currency=self.currency,
             summary=summary,
         )

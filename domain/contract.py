@@ -25,9 +25,14 @@ from uuid import UUID
 from domain.base import BillingAggregate, derive_id
 from domain.calendar import start_of_day
 from domain.errors import Conflict, ValidationError
-from domain.money import parse_amount, parse_decimal, validate_currency
+from domain.attributes import validate_attributes
+from domain.money import QUANTITY_LIMIT, parse_amount, parse_decimal, validate_currency
 from domain.schedules import next_run_after, validate_interval
 from domain.tax import tax_rate
+from domain.text import MAX_DESCRIPTION, validate_name, validate_reference, validate_text
+
+#: Highest position number of a contract.
+MAX_POSITION = 9999
 
 SUCCESS = "SUCCESS"
 SKIPPED = "SKIPPED"
@@ -54,26 +59,26 @@ def make_position(
     Raises :class:`ValidationError` naming ``position``, ``description``, ``quantity`` (negative, more than 4
     decimals), ``unit_price`` (negative, more decimals than the currency) or ``tax_rate`` (unknown).
     """
-    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
-        raise ValidationError("position", f"{number!r} must be a whole number from 1")
-    if not isinstance(description, str) or not description.strip():
+    if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= MAX_POSITION:
+        raise ValidationError("position", f"{number!r} must be a whole number from 1 to {MAX_POSITION}")
+    description = validate_text(description, "description", MAX_DESCRIPTION)
+    if not description:
         raise ValidationError("description", "must not be empty")
     qty = parse_decimal(quantity, "quantity")
     if qty < 0:
         raise ValidationError("quantity", f"{quantity} is negative; quantities must be zero or more")
+    if qty >= QUANTITY_LIMIT:
+        raise ValidationError("quantity", f"{quantity} is out of range: quantities must be less than 1000000000 (10^9)")
     exponent = qty.as_tuple().exponent
     assert isinstance(exponent, int)
     if exponent < -4 and qty != qty.quantize(Decimal("0.0001")):
         raise ValidationError("quantity", f"{quantity} has more than 4 decimals")
     price = parse_amount(unit_price, currency, "unit_price")
     rate = tax_rate(tax)
-    attrs = dict(attributes or {})
-    for k, v in attrs.items():
-        if not isinstance(k, str) or not (v is None or isinstance(v, (str, int, bool))):
-            raise ValidationError("attributes", f"{k!r}: values must be strings, integers, booleans or null")
+    attrs = validate_attributes(attributes)
     return {
         "position": number,
-        "description": description.strip(),
+        "description": description,
         "quantity": canonical_quantity(qty),
         "unit_price": price,
         "tax_rate": rate.name,
@@ -238,6 +243,9 @@ class Contract(BillingAggregate):
         self.parked: str | None = None
         self.runs = 0
 
+    def describe(self) -> str:
+        return f"contract {self.reference}"
+
     # ------------------------------------------------------------------------------------- creation
     @classmethod
     def create(
@@ -260,12 +268,11 @@ class Contract(BillingAggregate):
         positions: list[dict] = (),
     ) -> Contract:
         """Create a contract (validated: see the module docstring). Raises :class:`ValidationError`."""
+        validate_reference(reference)
         validate_currency(currency)
         interval = validate_interval(interval)
-        if not name or not str(name).strip():
-            raise ValidationError("name", "must not be empty")
-        if not company or not str(company).strip():
-            raise ValidationError("company", "must not be empty")
+        name = validate_name(name)
+        validate_reference(company, "company")
         nxt = next_run_date or start_date
         _check_dates(start_date, end_date, nxt)
         if isinstance(payment_terms_days, bool) or not isinstance(payment_terms_days, int) or not 0 <= payment_terms_days <= 365:
@@ -281,10 +288,10 @@ class Contract(BillingAggregate):
             cls.Created,
             contract_id(reference),
             reference=reference,
-            company=company.strip(),
+            company=company,
             customer_id=customer_id,
             customer_reference=customer_reference,
-            name=str(name).strip(),
+            name=name,
             currency=currency,
             timezone=timezone,
             interval=interval,
@@ -343,8 +350,10 @@ class Contract(BillingAggregate):
                 diff[k] = v
         if ("interval" in diff or "start_date" in diff) and self.runs:
             raise Conflict("interval", f"contract {self.reference} has run already; its schedule can no longer change (end it and create a new one)")
-        if "name" in diff and not str(diff["name"]).strip():
-            raise ValidationError("name", "must not be empty")
+        if "name" in diff:
+            diff["name"] = validate_name(diff["name"])
+            if diff["name"] == self.name:
+                del diff["name"]
         if "payment_terms_days" in diff:
             t = diff["payment_terms_days"]
             if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t <= 365:

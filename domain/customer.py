@@ -27,6 +27,7 @@ from domain.calendar import local_date, start_of_day, validate_timezone
 from domain.errors import Conflict, ValidationError
 from domain.money import validate_currency
 from domain.periods import BillingPeriod, period_containing, period_starting, validate_mode_and_start_day
+from domain.text import validate_name, validate_reference
 
 DEFAULT_PAYMENT_TERMS_DAYS = 30
 
@@ -34,15 +35,6 @@ DEFAULT_PAYMENT_TERMS_DAYS = 30
 def customer_id(reference: str) -> UUID:
     """The derived id of the customer with external key ``reference``."""
     return derive_id("customer", reference)
-
-
-def validate_reference(reference: str, field: str = "reference") -> str:
-    """An external key: 1–100 printable characters without surrounding blanks."""
-    if not isinstance(reference, str) or not reference.strip():
-        raise ValidationError(field, "must not be empty")
-    if reference != reference.strip() or len(reference) > 100 or not reference.isprintable():
-        raise ValidationError(field, f"{reference!r} must be 1-100 printable characters without surrounding blanks")
-    return reference
 
 
 def validate_payment_terms(days: int) -> int:
@@ -197,6 +189,9 @@ class Customer(BillingAggregate):
         self.summary_attributes = list(summary_attributes)
         self.regimes: list[Regime] = []
         self.cursor: tuple[int, date] | None = None
+
+    def describe(self) -> str:
+        return f"customer {self.reference}"
 
     # ----------------------------------------------------------------------------------------- creation
     @classmethod
@@ -484,23 +479,17 @@ class Customer(BillingAggregate):
             self.cursor = saved
 
 
-def validate_name(name: str) -> str:
-    """A display name: 1–200 characters after trimming blanks."""
-    if not isinstance(name, str) or not name.strip():
-        raise ValidationError("name", "must not be empty")
-    name = name.strip()
-    if len(name) > 200:
-        raise ValidationError("name", "must be at most 200 characters")
-    return name
-
-
 def validate_summary_attributes(attrs: list[str] | tuple[str, ...]) -> list[str]:
     """Attribute names whose distinct values a consolidated invoice summarises (``["dest", "aircraft"]``).
 
     Returned sorted and deduplicated (set order must never reach event data)."""
     out = []
     for a in attrs:
-        if not isinstance(a, str) or not a.strip() or not a.replace("_", "").isalnum():
-            raise ValidationError("summary_attributes", f"{a!r} is not an attribute name (letters, digits, _)")
+        if not isinstance(a, str) or not a.strip() or not a.strip().replace("_", "").isascii() or not a.strip().replace("_", "").isalnum():
+            raise ValidationError("summary_attributes", f"{a!r} is not an attribute name (ASCII letters, digits, _)")
+        if len(a.strip()) > 64:
+            raise ValidationError("summary_attributes", f"{a.strip()[:20]!r}... is longer than 64 characters")
         out.append(a.strip())
+    if len(set(out)) > 20:
+        raise ValidationError("summary_attributes", "at most 20 attributes can be summarised")
     return sorted(set(out))

@@ -8,13 +8,13 @@ or is None when it stays individual. Cancelled invoices are never consolidated.
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID
 
 from domain.base import BillingAggregate, derive_id
-from domain.errors import Conflict, ValidationError
+from domain.attributes import validate_attributes  # noqa: F401 - re-exported
+from domain.errors import Conflict
 
 ISSUED = "ISSUED"
 CANCELLED = "CANCELLED"
@@ -23,29 +23,6 @@ CANCELLED = "CANCELLED"
 def individual_invoice_id(number: str) -> UUID:
     """The derived id of the individual invoice with external number ``number``."""
     return derive_id("individual-invoice", number)
-
-
-def validate_attributes(attributes: object) -> dict:
-    """Free attributes: a JSON object of strings to strings, numbers (kept as Decimal), booleans or null.
-
-    Returned with keys in their given order (JSON objects from the same file always have the same order, so
-    events stay deterministic). Raises :class:`ValidationError` (field ``attributes``) otherwise.
-    """
-    if attributes is None or attributes == "":
-        return {}
-    if isinstance(attributes, str):
-        try:
-            attributes = json.loads(attributes, parse_float=Decimal)
-        except json.JSONDecodeError as e:
-            raise ValidationError("attributes", f"is not valid JSON ({e.msg})") from None
-    if not isinstance(attributes, dict):
-        raise ValidationError("attributes", "must be a JSON object like {\"flight\": \"UA1545\"}")
-    for key, value in attributes.items():
-        if not isinstance(key, str) or not key:
-            raise ValidationError("attributes", "keys must be non-empty strings")
-        if not (value is None or isinstance(value, (str, int, bool, Decimal))):
-            raise ValidationError("attributes", f"{key}: values must be strings, numbers, booleans or null")
-    return dict(attributes)
 
 
 class IndividualInvoice(BillingAggregate):
@@ -95,6 +72,9 @@ class IndividualInvoice(BillingAggregate):
         self.attributes = attributes
         self.gathered_into = gathered_into
         self.status = ISSUED
+
+    def describe(self) -> str:
+        return f"individual invoice {self.number}"
 
     @classmethod
     def record(

@@ -23,6 +23,7 @@ from uuid import UUID
 from domain.base import BillingAggregate, derive_id
 from domain.calendar import start_of_day
 from domain.errors import Conflict, ValidationError
+from domain.money import check_amount
 from domain.payments import record_payment
 from domain.tax import line_net, totals
 
@@ -35,9 +36,6 @@ CREDITED = "CREDITED"
 
 INVOICE = "INVOICE"
 CREDIT_NOTE = "CREDIT_NOTE"
-
-#: Largest gross amount an invoice may have (the read models store NUMERIC(20, 4)).
-MAX_GROSS = Decimal("999999999999999")
 
 PREFIX = {INVOICE: "INV", CREDIT_NOTE: "CN"}
 
@@ -67,15 +65,16 @@ def build_lines(positions: list[dict], currency: str) -> tuple[list[dict], dict]
 
     Returns ``(lines, totals)`` where each line adds ``net`` and ``totals`` holds ``net``, ``tax``,
     ``gross`` and ``tax_breakdown`` (list of dicts: name, percent, base, tax). Raises
-    :class:`ValidationError` if the gross exceeds :data:`MAX_GROSS`.
+    :class:`ValidationError` if a line net, the net, the tax or the gross is out of the engine's bound
+    (:func:`domain.money.check_amount`).
     """
     lines = []
     for p in positions:
-        net = line_net(p["quantity"], p["unit_price"], currency)
+        net = check_amount(line_net(p["quantity"], p["unit_price"], currency), currency, "net", f"the net of position {p['position']},")
         lines.append({**p, "net": net})
     net, breakdown, tax, gross = totals(((ln["tax_rate"], ln["tax_percent"], ln["net"]) for ln in lines), currency)
-    if abs(gross) > MAX_GROSS:
-        raise ValidationError("gross", f"{gross} {currency} exceeds the largest invoice amount {MAX_GROSS}")
+    for field, value in (("net", net), ("tax", tax), ("gross", gross)):
+        check_amount(value, currency, field, f"the invoice's {field}")
     return lines, {
         "net": net,
         "tax": tax,
@@ -236,6 +235,9 @@ class Invoice(BillingAggregate):
         self.credited = Decimal(0)
         self.credit_notes: list[str] = []
         self.sent = False
+
+    def describe(self) -> str:
+        return f"{'credit note' if self.kind == CREDIT_NOTE else 'invoice'} {self._name()}"
 
     # ------------------------------------------------------------------------------------- creation
     @classmethod

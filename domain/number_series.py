@@ -42,6 +42,9 @@ class NumberSeries(BillingAggregate):
         self.last = 0
         self._unflushed = 0
 
+    def describe(self) -> str:
+        return f"number series {self.key}"
+
     @classmethod
     def start(cls, key: str) -> NumberSeries:
         """Start series ``key`` at 0."""

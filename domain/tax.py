@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from domain.errors import ValidationError
-from domain.money import round_money
+from domain.money import EXACT, exact_product, exact_sum, round_money
 
 
 @dataclass(frozen=True, order=True)
@@ -55,8 +55,8 @@ def tax_rate(given: str | int | Decimal) -> TaxRate:
 
 
 def line_net(quantity: Decimal, unit_price: Decimal, currency: str) -> Decimal:
-    """quantity × unit price, rounded half-up to the currency's minor unit."""
-    return round_money(quantity * unit_price, currency)
+    """quantity × unit price, computed exactly, rounded half-up to the currency's minor unit."""
+    return round_money(exact_product(quantity, unit_price), currency)
 
 
 @dataclass(frozen=True)
@@ -77,11 +77,11 @@ def totals(lines: Iterable[tuple[str, Decimal, Decimal]], currency: str) -> tupl
     bases: dict[tuple[str, Decimal], Decimal] = {}
     net = Decimal(0)
     for name, percent, amount in lines:
-        bases[(name, percent)] = bases.get((name, percent), Decimal(0)) + amount
-        net += amount
+        bases[(name, percent)] = EXACT.add(bases.get((name, percent), Decimal(0)), amount)
+        net = EXACT.add(net, amount)
     breakdown = [
-        TaxLine(name, percent, base, round_money(base * percent / 100, currency))
+        TaxLine(name, percent, base, round_money(EXACT.divide(exact_product(base, percent), Decimal(100)), currency))
         for (name, percent), base in sorted(bases.items(), key=lambda kv: (-kv[0][1], kv[0][0]))
     ]
-    tax = sum((t.tax for t in breakdown), Decimal(0))
-    return round_money(net, currency), breakdown, round_money(tax, currency), round_money(net + tax, currency)
+    tax = exact_sum(t.tax for t in breakdown)
+    return round_money(net, currency), breakdown, round_money(tax, currency), round_money(EXACT.add(net, tax), currency)

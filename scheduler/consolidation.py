@@ -21,6 +21,7 @@ from uuid import UUID
 
 from domain.consolidated_invoice import ConsolidatedInvoice, series_key
 from domain.customer import Customer
+from domain.money import AMOUNT_LIMIT
 from scheduler.tick import StaleState, TickContext, WorkItem
 
 RANK = 0
@@ -64,6 +65,15 @@ class ConsolidationSource:
             return
         closes = customer.close_at(ref)
         period = ctx.get(ref.consolidated_invoice_id)
+        if ctx.changed_after_tick(customer, period) or ctx.series_changed_after_tick(series_key(ref.period.label)):
+            ctx.count(self.kind, "later_history")
+            return
+        if period is not None and period.is_open:
+            targets = {r.consolidated_invoice_id for n in period.lines_after(closes)
+                       if (r := customer.route(period.lines[n][1])) is not None}
+            if ctx.changed_after_tick(*(ctx.get(t) for t in sorted(targets))):
+                ctx.count(self.kind, "later_history")
+                return
         if period is None:
             period = ctx.add_new(ConsolidatedInvoice.open(ref, customer), transient=True)
         elif not period.is_open:
@@ -83,6 +93,13 @@ class ConsolidationSource:
                     target = ctx.add_new(ConsolidatedInvoice.open(target_ref, customer), transient=True)
                 elif not target.is_open:
                     raise StaleState(f"period {target_ref.period.start} of {customer.reference} closed meanwhile")
+                if abs(target.gathered + amount) >= AMOUNT_LIMIT:
+                    # The period it would move to cannot take it (its total would leave the engine's
+                    # bound): it stays an individual invoice.
+                    period.remove_line(number, "released", None)
+                    ctx.touch(period, transient=True)
+                    ctx.checkpoint()
+                    continue
                 period.remove_line(number, "moved", target.id)
                 target.add_line(number, invoice_id, issued_at, amount, attributes)
                 ctx.touch(target, transient=True)

@@ -62,6 +62,11 @@ class ContractSource:
         ):
             ctx.count(self.kind, "not_due")
             return
+        if ctx.changed_after_tick(contract) or (
+            contract.auto_finalize and ctx.series_changed_after_tick(series_key(contract.company, INVOICE, run_date.year))
+        ):
+            ctx.count(self.kind, "later_history")
+            return
         ctx.touch(contract, transient=True)
         if not contract.positions:
             contract.record_run(run_date, SKIPPED, message="the contract has no positions")

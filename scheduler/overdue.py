@@ -31,6 +31,9 @@ class OverdueSource:
 
     def process(self, ctx: TickContext, item: WorkItem) -> None:
         invoice = ctx.get(item.target)
+        if ctx.changed_after_tick(invoice):
+            ctx.count(self.kind, "later_history")
+            return
         if invoice is not None and invoice.mark_overdue(ctx.at):
             ctx.touch(invoice, transient=True)
             ctx.count(self.kind, "marked")

@@ -148,6 +148,18 @@ class TickContext:
             s = self.add_new(NumberSeries.start(key))
         return self.touch(s)
 
+    def changed_after_tick(self, *aggregates: Any) -> bool:
+        """True if one of ``aggregates`` (None ones ignored) has an event after the tick's instant.
+
+        A work item must not change such an aggregate (its events would be dated before its history: the
+        rule of :meth:`domain.base.BillingAggregate.trigger_event`); sources check before they change
+        anything and skip the item, which a tick at a later instant does."""
+        return any(a is not None and a.modified_on > self.at for a in aggregates)
+
+    def series_changed_after_tick(self, key: str) -> bool:
+        """:meth:`changed_after_tick` for number series ``key`` (False if it does not exist yet)."""
+        return self.changed_after_tick(self.get(series_id(key)))
+
     def issued(self, document: dict[str, Any]) -> None:
         """Report an issued document (listed once the batch is saved)."""
         if self.list_documents:

@@ -102,7 +102,7 @@ def seed(db_url: str, tmp_path: Path) -> None:
     (tmp_path / "customers.csv").write_text(CUSTOMERS_CSV, encoding="utf-8")
     (tmp_path / "invoices.csv").write_text(INVOICES_CSV, encoding="utf-8")
     ok(db_url, "customers", "import", str(tmp_path / "customers.csv"), "--at", T0)
-    ok(db_url, "invoices", "import", str(tmp_path / "invoices.csv"), "--at", "2026-01-20T00:00:00Z")
+    ok(db_url, "invoices", "import", str(tmp_path / "invoices.csv"), "--at", "2026-01-05T00:00:00Z")
 
 
 # ============================================================================================ customers

@@ -230,8 +230,10 @@ def race_plan(worker: int) -> list[list[tuple[str, str, datetime, str, str]]]:
     return steps
 
 
-def _recorder(url: str, worker: int, startup: Any, barrier: Any, clock: Any, result: Any) -> None:
-    """Record the plan's batch of each step once the leading ticker has reached that step."""
+def _recorder(url: str, worker: int, startup: Any, barrier: Any, clock: Any, result: Any, steps: Any) -> None:
+    """Record the plan's batch of each step once the leading ticker has reached that step, and the other
+    recorders have finished the step before (their commands run in business-time order: a command's time
+    is never before the last event of a period it changes)."""
     from commands.app import Store
     from commands.config import resolve
     from commands.individual_invoices import make_record, record_invoices
@@ -250,9 +252,11 @@ def _recorder(url: str, worker: int, startup: Any, barrier: Any, clock: Any, res
                 at = RACE_START + RACE_STEP * k
                 cmds = [make_record(n, ref, issued_at, amount, cur) for n, ref, issued_at, amount, cur in batch]
                 got.update(record_invoices(store, cmds, at))
+                steps.wait(timeout=120)
             result.put(("ok", worker, dict(got)))
     except BaseException as e:  # noqa: BLE001 - reported to the parent
         barrier.abort()
+        steps.abort()
         result.put(("error", worker, f"{type(e).__name__}: {e}"))
 
 
@@ -291,10 +295,11 @@ def test_recording_while_ticking_loses_nothing(pg_url):
 
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(RECORDERS + TICKERS)
+    steps = ctx.Barrier(RECORDERS)
     clock = ctx.Value("i", -1)
     startup = ctx.Lock()
     result = ctx.Queue()
-    procs = [ctx.Process(target=_recorder, args=(pg_url, w, startup, barrier, clock, result)) for w in range(RECORDERS)]
+    procs = [ctx.Process(target=_recorder, args=(pg_url, w, startup, barrier, clock, result, steps)) for w in range(RECORDERS)]
     procs += [ctx.Process(target=_ticker, args=(pg_url, t, startup, barrier, clock, result)) for t in range(TICKERS)]
     for p in procs:
         p.start()

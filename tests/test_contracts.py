@@ -32,7 +32,7 @@ from commands.customers import AddCustomer, add_customer
 from commands.invoices import credit_invoice, finalize_invoice, mark_sent, pay_invoice, void_invoice
 from domain.contract import make_position
 from domain.errors import Conflict, NotFound, ValidationError
-from domain.invoice import MAX_GROSS
+from domain.money import AMOUNT_LIMIT
 from domain.schedules import next_run_after, nth_run
 from projections import queries, registry
 from projections import runner as projection_runner
@@ -688,7 +688,7 @@ def test_a_failed_run_parks_the_contract_others_go_on_and_a_change_unparks_it(st
     assert big["next_run_date"] == "2026-01-01" and big["last_run_date"] is None
     failed = runs(store, "BIG")
     assert [(r["run_date"], r["status"], r["invoice_id"]) for r in failed] == [("2026-01-01", "FAILED", None)]
-    assert "gross" in failed[0]["message"] and str(MAX_GROSS) in failed[0]["message"]
+    assert "gross" in failed[0]["message"] and str(AMOUNT_LIMIT) in failed[0]["message"]
 
     # parked: later ticks leave it alone (no second FAILED run), the others go on
     s = tick(store, noon(2026, 2, 1))

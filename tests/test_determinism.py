@@ -105,15 +105,23 @@ def golden_scenario(store: Store) -> dict[str, Any]:
     settled: set[str] = set()
     day = date(2026, 1, 2)
     while day <= date(2026, 3, 20):
+        # the day's tick at 06:00 UTC comes first: every command runs in business-time order
+        if day.isoweekday() == 1 or day.day == 1:
+            at = datetime(day.year, day.month, day.day, 6, tzinfo=UTC)
+            if day.day % 2:
+                tick(store, at, dry_run=True)
+            summary = tick(store, at)
+            issued.extend(d["number"] for d in summary.issued)
         cmds = record_day(store, day)
-        # cancel one invoice of the day a minute after it was issued (its period is still open)
+        # cancel one invoice of the day a minute after the day's invoices were recorded (its period is
+        # still open; a command's business time never precedes what it changes)
         if day.day % 5 == 0 and cmds:
-            cancel_invoice(store, cmds[0].number, cmds[0].issued_at + timedelta(minutes=1), "duplicate")
+            cancel_invoice(store, cmds[0].number, max(c.issued_at for c in cmds) + timedelta(minutes=1), "duplicate")
         if day == date(2026, 1, 20):
             approve_customer(store, "NYC", utc(2026, 1, 20, 12))
         if day == date(2026, 2, 10):
             # a late arrival: issued in ACME's closed week W03, recorded now
-            record_invoice(store, make_record("ACME-LATE", "ACME", utc(2026, 1, 14, 9), "55.55", "EUR", {"route": "R9"}), utc(2026, 2, 10, 8))
+            record_invoice(store, make_record("ACME-LATE", "ACME", utc(2026, 1, 14, 9), "55.55", "EUR", {"route": "R9"}), utc(2026, 2, 10, 23, 59))
             # PHX stops consolidating mid-period
             disable_consolidation(store, "PHX", utc(2026, 2, 10, 17, 30))
         if day == date(2026, 2, 20):
@@ -124,13 +132,7 @@ def golden_scenario(store: Store) -> dict[str, Any]:
             set_consolidation(store, "ACME", "monthly", 1, date(2026, 3, 1), utc(2026, 2, 20, 9))
         if day == date(2026, 3, 4):
             # cancel one of the moved invoices: it leaves the March period it was moved to
-            cancel_invoice(store, "ACME-ADV-1", utc(2026, 3, 4, 12), "not flown")
-        if day.isoweekday() == 1 or day.day == 1:
-            at = datetime(day.year, day.month, day.day, 6, tzinfo=UTC)
-            if day.day % 2:
-                tick(store, at, dry_run=True)
-            summary = tick(store, at)
-            issued.extend(d["number"] for d in summary.issued)
+            cancel_invoice(store, "ACME-ADV-1", utc(2026, 3, 4, 23, 59), "not flown")
         if day.isoweekday() == 3:
             # pay the oldest unsettled invoice in full and the next one in part
             todo = [n for n in issued[: len(issued) // 2] if n not in settled]

@@ -66,7 +66,7 @@ def counts(output: str, what: str) -> dict[str, int]:
     return out
 
 
-def rejected_import(db_url: str, kind: str, path: Path, expected: list[tuple[int, str]], at: str = T0) -> str:
+def rejected_import(db_url: str, kind: str, path: Path, expected: list[tuple[int, str]], at: str = "2026-01-20T00:00:00Z") -> str:
     """Import ``path``; it must be rejected as a whole: exit 2, every ``(line, field)`` of ``expected`` listed
     on stderr, no traceback, and nothing written. Returns stderr."""
     before = head(db_url)
@@ -103,7 +103,7 @@ def import_customers(db_url: str, tmp_path: Path, rows: list[list[Any]], name: s
 
 
 def import_invoices(db_url: str, tmp_path: Path, rows: list[list[Any]], name: str = "invoices.csv",
-                    at: str = "2026-03-01T00:00:00Z") -> dict[str, int]:
+                    at: str = "2026-01-20T00:00:00Z") -> dict[str, int]:
     path = write_csv(tmp_path / name, INVOICE_HEADER, rows)
     return counts(ok(db_url, "invoices", "import", str(path), "--at", at), "invoices")
 
@@ -314,7 +314,7 @@ def test_invoices_import_cancelled_status_records_then_cancels(db_url, tmp_path)
                       ["ACME", "X3", "2026-01-06T11:00:00Z", "8.00", "EUR", "issued", ""]])
     rejected_import(db_url, "invoices", path, [(3, "status")])
 
-    tick = js(db_url, "tick", "--at", "2026-01-12T00:00:00Z")
+    tick = js(db_url, "tick", "--at", "2026-01-20T12:00:00Z")
     assert [(d["number"], d["total"], d["count"]) for d in tick["issued"]] == [("CONS-2026-W02-001", "6.00", 1)]
     shown = js(db_url, "consolidated", "show", "CONS-2026-W02-001")
     assert [line["number"] for line in shown["lines"]] == ["X2"]
