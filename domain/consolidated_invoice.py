@@ -261,15 +261,21 @@ class ConsolidatedInvoice(BillingAggregate):
         """A closed period issues an invoice only with lines and a total above zero (never 0.00)."""
         return bool(self.lines) and self.gathered > 0
 
-    def issue(self, label_seq: int, payment_terms_days: int, summary_attributes: list[str]) -> None:
+    @property
+    def natural_issue_date(self) -> date:
+        """The local date of the closing instant: a natural period's end date, whenever the tick runs."""
+        assert self.closed_at is not None
+        return local_date(self.closed_at, self.timezone)
+
+    def issue(self, label_seq: int, payment_terms_days: int, summary_attributes: list[str], issue_date: date | None = None) -> None:
         """Issue the closed period's invoice number ``CONS-<label>-<label_seq>``.
 
-        Issue date: the local date of the closing instant (a natural period's end date, whenever the tick
-        runs). Due date: issue date + ``payment_terms_days``. It becomes overdue at the first instant of the
-        day after the due date, in the customer's zone.
+        Issue date: :attr:`natural_issue_date`, or the later ``issue_date`` the number series gives
+        (numbers and dates run the same way). Due date: issue date + ``payment_terms_days``. It becomes
+        overdue at the first instant of the day after the due date, in the customer's zone.
         """
         assert self.status == CLOSED and self.closed_at is not None and self.number is None
-        issue_date = local_date(self.closed_at, self.timezone)
+        issue_date = issue_date or self.natural_issue_date
         due_date = issue_date + timedelta(days=payment_terms_days)
         summary = {}
         for attr in summary_attributes:

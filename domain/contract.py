@@ -164,12 +164,15 @@ class Contract(BillingAggregate):
 
         def apply(self, c: Contract) -> None:
             c.active = False
+            c.deactivated_at = self.timestamp
 
     class Reactivated(BillingAggregate.Event):
         TOPIC = "billing:Contract.Reactivated"
         next_due_at: datetime | None
 
         def apply(self, c: Contract) -> None:
+            if not c.active and c.deactivated_at is not None:
+                c.pauses = [*c.pauses, (c.deactivated_at, self.timestamp)]
             c.active = True
             c.parked = None
 
@@ -240,6 +243,10 @@ class Contract(BillingAggregate):
         self.auto_send = auto_send
         self.positions: dict[int, dict] = {p["position"]: p for p in positions}
         self.active = True
+        #: When the contract was last deactivated, and every pause ``[deactivated, reactivated)``: runs due
+        #: inside a pause are recorded SKIPPED and never billed (issue 6, item 7).
+        self.deactivated_at: datetime | None = None
+        self.pauses: list[tuple[datetime, datetime]] = []
         self.parked: str | None = None
         self.runs = 0
 
@@ -328,6 +335,13 @@ class Contract(BillingAggregate):
             out.append(d)
             d = next_run_after(self.start_date, self.interval, d)
         return out
+
+    def pause_containing(self, due_at: datetime) -> tuple[datetime, datetime] | None:
+        """The pause ``[deactivated, reactivated)`` in which a run due at instant ``due_at`` fell, if any."""
+        for pause in self.pauses:
+            if pause[0] <= due_at < pause[1]:
+                return pause
+        return None
 
     def following_run(self, run_date: date) -> date:
         """The run date after ``run_date``."""

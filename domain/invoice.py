@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 from domain.base import BillingAggregate, derive_id
@@ -26,6 +27,7 @@ from domain.errors import Conflict, ValidationError
 from domain.money import check_amount
 from domain.payments import record_payment
 from domain.tax import line_net, totals
+from domain.text import validate_text
 
 DRAFT = "DRAFT"
 ISSUED = "ISSUED"
@@ -94,6 +96,7 @@ class Invoice(BillingAggregate):
         """A document was created: a DRAFT, or directly ISSUED when ``number`` is given."""
 
         TOPIC = "billing:Invoice.Created"
+        class_version = 2
         kind: str
         company: str
         customer_id: UUID
@@ -116,18 +119,44 @@ class Invoice(BillingAggregate):
         number: str | None
         sequence: int | None
         overdue_at: datetime | None
+        reason: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # Version 1 kept a credit note's reason in its source ("credit:INV-1 reason").
+            source = state.get("source", "")
+            reason = ""
+            if source.startswith("credit:") and " " in source:
+                source, reason = source.split(" ", 1)
+            state["source"] = source
+            state["reason"] = reason
 
     class Issued(BillingAggregate.Event):
+        """A draft was finalized: it got ``number``, and is dated ``issue_date`` (the day it was issued)
+        and due ``due_date`` (issue date + payment terms). Events before version 2 kept the draft's dates
+        (``None`` here)."""
+
         TOPIC = "billing:Invoice.Issued"
+        class_version = 2
         number: str
         sequence: int
         company: str
         overdue_at: datetime
+        issue_date: date | None
+        due_date: date | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["issue_date"] = None
+            state["due_date"] = None
 
         def apply(self, inv: Invoice) -> None:
             inv.number = self.number
             inv.sequence = self.sequence
             inv.status = ISSUED
+            if self.issue_date is not None:
+                inv.issue_date = self.issue_date
+                inv.due_date = self.due_date
 
     class MarkedOverdue(BillingAggregate.Event):
         TOPIC = "billing:Invoice.MarkedOverdue"
@@ -169,18 +198,35 @@ class Invoice(BillingAggregate):
             inv.sent = True
 
     class Credited(BillingAggregate.Event):
-        """Credit note ``credit_note_number`` (gross ``amount``) corrects this invoice."""
+        """Credit note ``credit_note_number`` (gross ``amount``) corrects this invoice: it credits the lines
+        of ``positions`` in full, with ``taxes`` (``{"name", "percent", "tax"}`` per rate). Events before
+        version 2 name no positions (``None``) and no taxes."""
 
         TOPIC = "billing:Invoice.Credited"
+        class_version = 2
         credit_note_id: UUID
         credit_note_number: str
         amount: Decimal
         credited_total: Decimal
         fully: bool
+        positions: list | None
+        taxes: list
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["positions"] = None
+            state["taxes"] = []
 
         def apply(self, inv: Invoice) -> None:
             inv.credited = self.credited_total
             inv.credit_notes = [*inv.credit_notes, self.credit_note_number]
+            if self.positions is not None:
+                inv.credited_positions = {**inv.credited_positions, **{p: self.credit_note_number for p in self.positions}}
+            elif self.fully:
+                inv.credited_positions = {ln["position"]: self.credit_note_number for ln in inv.lines}
+            for t in self.taxes:
+                key = (t["name"], t["percent"])
+                inv.credited_tax = {**inv.credited_tax, key: inv.credited_tax.get(key, Decimal(0)) + t["tax"]}
             if self.fully:
                 inv.status = CREDITED
 
@@ -208,8 +254,10 @@ class Invoice(BillingAggregate):
         number: str | None,
         sequence: int | None,
         overdue_at: datetime | None,
+        reason: str = "",
     ):
         self.kind = kind
+        self.reason = reason
         self.company = company
         self.customer_id = customer_id
         self.customer_reference = customer_reference
@@ -234,6 +282,10 @@ class Invoice(BillingAggregate):
         self.paid = Decimal(0)
         self.credited = Decimal(0)
         self.credit_notes: list[str] = []
+        #: Position → the credit note that credited that line (each line is credited at most once).
+        self.credited_positions: dict[int, str] = {}
+        #: (rate name, percent) → tax credited so far.
+        self.credited_tax: dict[tuple[str, Decimal], Decimal] = {}
         self.sent = False
 
     def describe(self) -> str:
@@ -262,6 +314,7 @@ class Invoice(BillingAggregate):
         references: str | None = None,
         number: str | None = None,
         sequence: int | None = None,
+        reason: str = "",
     ) -> Invoice:
         """Create a DRAFT (``number`` None) or an ISSUED document, with lines and totals from
         :func:`build_lines`. Due date = issue date + payment terms (days)."""
@@ -294,6 +347,7 @@ class Invoice(BillingAggregate):
             number=number,
             sequence=sequence,
             overdue_at=overdue_at,
+            reason=reason,
         )
 
     # ------------------------------------------------------------------------------------- lifecycle
@@ -311,16 +365,22 @@ class Invoice(BillingAggregate):
         """What is still owed: gross − paid − credited."""
         return self.gross - self.paid - self.credited
 
-    def issue(self, number: str, sequence: int) -> None:
-        """DRAFT → ISSUED with ``number``; raises :class:`Conflict` for any other status."""
+    def issue(self, number: str, sequence: int, issue_date: date) -> None:
+        """DRAFT → ISSUED with ``number``, dated ``issue_date`` (the day it is issued; the run date stays
+        on it as its service period) and due ``issue_date`` + payment terms (issue 6, item 6).
+
+        Raises :class:`Conflict` for any other status."""
         if self.status != DRAFT:
             raise Conflict("status", f"{self._name()} is {self.status}; only a DRAFT can be finalized")
+        due_date = issue_date + timedelta(days=self.payment_terms_days)
         self.trigger_event(
             self.Issued,
             number=number,
             sequence=sequence,
             company=self.company,
-            overdue_at=self.overdue_at,
+            overdue_at=start_of_day(due_date + timedelta(days=1), self.timezone),
+            issue_date=issue_date,
+            due_date=due_date,
         )
 
     def mark_overdue(self, at: datetime) -> bool:
@@ -334,39 +394,75 @@ class Invoice(BillingAggregate):
     def record_payment(self, amount: Decimal | str | None = None, reference: str = "") -> None:
         """Record a payment (default: the open balance); PAID when nothing is owed any more.
 
-        Raises :class:`Conflict` unless ISSUED or OVERDUE, :class:`ValidationError` for an amount that is
-        not positive, has too many decimals, or exceeds the balance.
+        Raises :class:`Conflict` for a credit note (it is refunded or offset, not paid) and unless the
+        invoice is ISSUED or OVERDUE; :class:`ValidationError` for an amount that is not greater than zero,
+        has too many decimals, or exceeds the balance.
         """
-        if self.kind != INVOICE or self.status not in (ISSUED, OVERDUE):
+        if self.kind == CREDIT_NOTE:
+            raise Conflict("number", f"{self._name()} is a credit note: credit notes are refunded or offset against an invoice, not paid")
+        if self.status not in (ISSUED, OVERDUE):
             raise Conflict("status", f"{self._name()} is {self.status}; only an issued or overdue invoice can be paid")
         record_payment(self, amount, reference)
 
     def void(self, reason: str = "") -> None:
         """ISSUED/OVERDUE → VOID, only without payments or credit notes (else correct by credit note)."""
-        if self.kind != INVOICE or self.status not in (ISSUED, OVERDUE):
+        if self.kind == CREDIT_NOTE:
+            raise Conflict("number", f"{self._name()} is a credit note; a credit note cannot be voided")
+        if self.status not in (ISSUED, OVERDUE):
             raise Conflict("status", f"{self._name()} is {self.status}; only an issued, unpaid invoice can be voided")
         if self.paid or self.credited:
             raise Conflict("status", f"{self._name()} has payments or credit notes; correct it with a credit note")
-        self.trigger_event(self.Voided, reason=reason)
+        self.trigger_event(self.Voided, reason=validate_text(reason, "reason"))
 
     def credit_lines(self, positions: list[int] | None) -> list[dict]:
-        """The lines a credit note of ``positions`` (None: all) copies. Raises :class:`ValidationError`
-        for a position not on the invoice, :class:`Conflict` unless the invoice is issued (not VOID,
-        DRAFT or fully CREDITED)."""
+        """The lines a credit note of ``positions`` (None: every line not credited yet) copies.
+
+        Rules (issue 6, item 2): a line is credited at most once, in full, so credits never exceed what was
+        invoiced per line. Raises :class:`ValidationError` (field ``positions``) for a position given twice
+        or not on the invoice, :class:`Conflict` for a line credited already, for nothing left to credit,
+        and unless the invoice is issued (not VOID, DRAFT or fully CREDITED).
+        """
         if self.kind != INVOICE or self.status not in (ISSUED, OVERDUE, PAID):
             raise Conflict("status", f"{self._name()} is {self.status}; only an issued invoice can be credited")
         if positions is None:
-            return [dict(line) for line in self.lines]
+            out = [dict(line) for line in self.lines if line["position"] not in self.credited_positions]
+            if not out:
+                raise Conflict("positions", f"every line of {self._name()} is credited already")
+            return out
+        doubled = sorted({p for p in positions if positions.count(p) > 1})
+        if doubled:
+            raise ValidationError("positions", f"position {', '.join(map(str, doubled))} is given more than once")
         by_pos = {line["position"]: line for line in self.lines}
         out = []
         for p in positions:
             if p not in by_pos:
-                raise ValidationError("position", f"{p} is not a line of {self._name()}")
+                raise ValidationError("positions", f"{p} is not a line of {self._name()}")
+            if p in self.credited_positions:
+                raise Conflict("positions", f"position {p} of {self._name()} is credited already by {self.credited_positions[p]}")
             out.append(dict(by_pos[p]))
         return out
 
-    def record_credit(self, credit_note: Invoice) -> None:
-        """Record that ``credit_note`` corrects this invoice.
+    def credit_note_totals(self, lines: list[dict]) -> dict:
+        """Totals of a credit note of ``lines`` (from :meth:`credit_lines`), in :func:`build_lines` form.
+
+        Tax per rate is rounded on the note's own line nets (EN 16931), except for a rate whose last
+        uncredited lines the note credits: it then takes exactly the tax of that rate not credited yet, so
+        the credit notes of an invoice always add up to its gross, to the minor unit.
+        """
+        _built, totals_ = build_lines([{k: v for k, v in ln.items() if k != "net"} for ln in lines], self.currency)
+        credited = set(self.credited_positions) | {ln["position"] for ln in lines}
+        invoice_tax = {(t["name"], t["percent"]): t["tax"] for t in self.tax_breakdown}
+        breakdown = []
+        for t in totals_["tax_breakdown"]:
+            key = (t["name"], t["percent"])
+            rate_done = all(ln["position"] in credited for ln in self.lines if (ln["tax_rate"], ln["tax_percent"]) == key)
+            tax = invoice_tax[key] - self.credited_tax.get(key, Decimal(0)) if rate_done and key in invoice_tax else t["tax"]
+            breakdown.append({**t, "tax": tax})
+        tax = sum((t["tax"] for t in breakdown), Decimal(0))
+        return {**totals_, "tax": tax, "gross": totals_["net"] + tax, "tax_breakdown": breakdown}
+
+    def record_credit(self, credit_note: Invoice, positions: list[int]) -> None:
+        """Record that ``credit_note`` corrects the lines ``positions`` of this invoice.
 
         A credit of the whole gross amount makes the invoice CREDITED (what was paid on it is then owed
         back: the balance is negative). A partial credit that leaves nothing owed, after payments, makes an
@@ -385,18 +481,26 @@ class Invoice(BillingAggregate):
             amount=credit_note.gross,
             credited_total=total,
             fully=total == self.gross,
+            positions=sorted(positions),
+            taxes=[{"name": t["name"], "percent": t["percent"], "tax": t["tax"]} for t in credit_note.tax_breakdown],
         )
         if self.status in (ISSUED, OVERDUE) and self.balance <= 0:
             self.trigger_event(self.Paid)
 
     def mark_sent(self, channel: str = "") -> bool:
-        """Record that the issued document was sent; False if it was already. Raises :class:`Conflict` for
-        a draft."""
+        """Record that the issued invoice in the outbox was sent; False if it was already.
+
+        Raises :class:`Conflict` for a draft, a void invoice, a credit note, or an invoice that was never
+        in the outbox (its contract does not auto-send)."""
         if self.number is None:
             raise Conflict("status", "a draft cannot be sent; finalize it first")
+        if self.status == VOID:
+            raise Conflict("status", f"{self._name()} is VOID; a void invoice is not sent")
+        if not self.auto_send or self.kind != INVOICE:
+            raise Conflict("number", f"{self._name()} is not in the outbox (only invoices of contracts with auto-send are)")
         if self.sent:
             return False
-        self.trigger_event(self.Sent, channel=channel)
+        self.trigger_event(self.Sent, channel=validate_text(channel, "channel", 50))
         return True
 
     def _name(self) -> str:

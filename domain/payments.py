@@ -7,6 +7,7 @@ from typing import Any
 
 from domain.errors import ValidationError
 from domain.money import parse_amount
+from domain.text import MAX_NOTE, validate_text
 
 
 def record_payment(document: Any, amount: Decimal | str | None, reference: str) -> None:
@@ -18,11 +19,12 @@ def record_payment(document: Any, amount: Decimal | str | None, reference: str) 
     positive, has more decimals than the currency, or exceeds the open balance.
     """
     balance = document.balance
-    value = balance if amount is None else parse_amount(amount, document.currency)
+    value = balance if amount is None else parse_amount(amount, document.currency, allow_negative=True)
     if value <= 0:
-        raise ValidationError("amount", "must be greater than zero")
+        raise ValidationError("amount", f"{value} is not greater than zero; a payment must be greater than zero")
     if value > balance:
         raise ValidationError("amount", f"{value} exceeds the open balance {balance} {document.currency}")
+    reference = validate_text(reference, "reference", MAX_NOTE)
     document.trigger_event(
         document.PaymentRecorded, amount=value, reference=reference, paid_total=document.paid + value, balance=balance - value
     )

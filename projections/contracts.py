@@ -121,6 +121,12 @@ def _ended(e: Any, w: Writer) -> None:
     w.update(contracts, {"contract_id": str(e.originator_id)}, {"end_date": e.end_date, "parked": None, "updated_at": e.timestamp})
 
 
+@contracts_projection.on(IV + "Issued")
+def _run_invoice_issued(e: Any, w: Writer) -> None:
+    # A draft of a run was finalized: the run history shows its number from now on.
+    w.update(contract_runs, {"invoice_id": str(e.originator_id)}, {"invoice_number": e.number})
+
+
 @contracts_projection.on(CT + "RunRecorded")
 def _run_recorded(e: Any, w: Writer) -> None:
     cid = str(e.originator_id)
@@ -182,6 +188,7 @@ def _invoice_created(e: Any, w: Writer) -> None:
             "period_start": e.period_start,
             "period_end": e.period_end,
             "references_number": e.references,
+            "reason": e.reason,
             "auto_send": e.auto_send,
             "created_at": e.timestamp,
         },
@@ -221,7 +228,10 @@ def _queue(w: Writer, iid: str, number: str, company: str, customer: str, at: An
 @invoices_projection.on(IV + "Issued")
 def _invoice_issued(e: Any, w: Writer) -> None:
     iid = str(e.originator_id)
-    w.update(invoices, {"invoice_id": iid}, {"number": e.number, "sequence": e.sequence, "status": "ISSUED"})
+    values: dict[str, Any] = {"number": e.number, "sequence": e.sequence, "status": "ISSUED"}
+    if e.issue_date is not None:
+        values.update(issue_date=e.issue_date, due_date=e.due_date)
+    w.update(invoices, {"invoice_id": iid}, values)
     row = w.query(
         invoices.select()
         .with_only_columns(invoices.c.company, invoices.c.customer_reference, invoices.c.auto_send)

@@ -323,6 +323,7 @@ def _invoice(r: Any, lines: list, taxes: list) -> dict[str, Any]:
         "credited": _money(r.credited, cur),
         "balance": _money(Decimal(r.gross) - Decimal(r.paid) - Decimal(r.credited), cur),
         "references": r.references_number,
+        "reason": r.reason,
         "tax_breakdown": [
             {"tax_rate": t.tax_rate, "tax_percent": _dec(t.tax_percent), "base": _money(t.base, cur), "tax": _money(t.tax, cur)}
             for t in taxes

@@ -221,7 +221,7 @@ contract_runs = sa.Table(
     sa.Column("run_date", sa.Date, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("message", sa.Text, nullable=False),
-    _id("invoice_id"),
+    _id("invoice_id", index=True),
     sa.Column("invoice_number", sa.String(64)),
     sa.Column("recorded_at", UTCDateTime, nullable=False),
 )
@@ -251,6 +251,7 @@ invoices = sa.Table(
     sa.Column("period_start", sa.Date),
     sa.Column("period_end", sa.Date),
     sa.Column("references_number", sa.String(64)),
+    sa.Column("reason", sa.String(200), nullable=False),
     sa.Column("auto_send", sa.Boolean, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("company", "number", name="invoices_company_number"),

@@ -113,8 +113,10 @@ class ConsolidationSource:
         if not invoiceable:
             ctx.count(self.kind, "empty_periods")
             return
-        seq = ctx.series(series_key(period.label)).next()
-        period.issue(seq, customer.payment_terms_days, customer.summary_attributes)
+        series = ctx.series(series_key(period.label))
+        issue_date = series.earliest_issue_date(period.natural_issue_date)
+        seq = series.next(issue_date)
+        period.issue(seq, customer.payment_terms_days, customer.summary_attributes, issue_date)
         ctx.count(self.kind, "issued")
         ctx.issued(
             {

@@ -68,6 +68,12 @@ class ContractSource:
             ctx.count(self.kind, "later_history")
             return
         ctx.touch(contract, transient=True)
+        pause = contract.pause_containing(item.due_at)
+        if pause is not None:
+            # Deactivated means the tick leaves it alone: a run due while inactive is never billed later.
+            contract.record_run(run_date, SKIPPED, message=f"inactive: deactivated {pause[0].isoformat()}, reactivated {pause[1].isoformat()}")
+            ctx.count(self.kind, "skipped_inactive")
+            return
         if not contract.positions:
             contract.record_run(run_date, SKIPPED, message="the contract has no positions")
             ctx.count(self.kind, "skipped")
@@ -79,8 +85,13 @@ class ContractSource:
             ctx.count(self.kind, "failed")
             return
         number = seq = None
+        issue_date = run_date
         if contract.auto_finalize:
-            seq = ctx.series(series_key(contract.company, INVOICE, run_date.year)).next()
+            series = ctx.series(series_key(contract.company, INVOICE, run_date.year))
+            # Numbers and issue dates run the same way: after a later-dated number of the series (a
+            # draft finalized meanwhile), the invoice is dated that day; its service period stays.
+            issue_date = series.earliest_issue_date(run_date)
+            seq = series.next(issue_date)
             number = format_number(INVOICE, run_date.year, seq)
         invoice = Invoice.create(
             contract_invoice_id(contract.id, run_date),
@@ -92,7 +103,7 @@ class ContractSource:
             timezone=contract.timezone,
             lines=lines,
             totals=totals,
-            issue_date=run_date,
+            issue_date=issue_date,
             payment_terms_days=contract.payment_terms_days,
             period_start=run_date,
             period_end=contract.following_run(run_date),

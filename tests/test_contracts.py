@@ -433,21 +433,25 @@ def test_drafts_without_auto_finalize_then_finalize_assigns_the_next_number(stor
     inv = finalize_invoice(store, draft["id"], noon(2026, 1, 21))
     assert (inv.number, inv.status) == ("INV-2026-000002", "ISSUED")
     row = one(store, "INV-2026-000002")
-    assert (row["id"], row["status"], row["issue_date"], row["due_date"]) == (draft["id"], "ISSUED", "2026-01-01", "2026-01-15")
+    # dated the day it was issued, due 14 days later; the run date stays on it as its service period
+    assert (row["id"], row["status"], row["issue_date"], row["due_date"]) == (draft["id"], "ISSUED", "2026-01-21", "2026-02-04")
+    assert row["period_start"] == "2026-01-01"
     with pytest.raises(Conflict):
         finalize_invoice(store, draft["id"], noon(2026, 1, 21))
     with pytest.raises(Conflict):
         finalize_invoice(store, "INV-2026-000001", noon(2026, 1, 21))
 
-    # the next tick numbers after the finalized draft and marks it overdue (its due date has passed)
+    # the next tick numbers after the finalized draft; it is not overdue before its own due date
     s = tick(store, noon(2026, 2, 1))
     assert [x["number"] for x in s.issued] == ["INV-2026-000003", None]
+    assert one(store, "INV-2026-000002")["status"] == "ISSUED"
+    tick(store, noon(2026, 2, 5))
     assert one(store, "INV-2026-000002")["status"] == "OVERDUE"
     feb = of_contract(store, "D-DRAFT")[1]
     assert feb["status"] == "DRAFT"
-    assert finalize_invoice(store, feb["id"], noon(2026, 2, 2)).number == "INV-2026-000004"
+    assert finalize_invoice(store, feb["id"], noon(2026, 2, 5)).number == "INV-2026-000004"
     with pytest.raises(NotFound):
-        finalize_invoice(store, "INV-2026-999999", noon(2026, 2, 2))
+        finalize_invoice(store, "INV-2026-999999", noon(2026, 2, 5))
 
 
 # ============================================================================================ void
@@ -545,21 +549,27 @@ def test_credits_beyond_the_gross_amount_are_refused(store):
     tick(store, noon(2026, 1, 1))
     credit_invoice(store, "INV-2026-000001", noon(2026, 1, 2), positions=[1])
     head = store.head()
+    # a line is credited at most once (issue 6, item 2: 119 + 119 would exceed the line's 119)
+    with pytest.raises(Conflict) as c:
+        credit_invoice(store, "INV-2026-000001", noon(2026, 1, 3), positions=[1])
+    assert c.value.field == "positions" and "CN-2026-000001" in c.value.rule
+    with pytest.raises(Conflict):
+        credit_invoice(store, "INV-2026-000001", noon(2026, 1, 3), positions=[2, 1])
     with pytest.raises(ValidationError) as e:
-        credit_invoice(store, "INV-2026-000001", noon(2026, 1, 3), positions=[1])  # 119 + 119 > 178.50
-    assert e.value.field == "amount"
-    with pytest.raises(ValidationError):
-        credit_invoice(store, "INV-2026-000001", noon(2026, 1, 3))  # 119 + 178.50 > 178.50
+        credit_invoice(store, "INV-2026-000001", noon(2026, 1, 3), positions=[2, 2])
+    assert e.value.field == "positions"
     with pytest.raises(ValidationError) as e:
         credit_invoice(store, "INV-2026-000001", noon(2026, 1, 3), positions=[9])
-    assert e.value.field == "position"
+    assert e.value.field == "positions"
     assert store.head() == head
     inv = one(store, "INV-2026-000001")
     assert (inv["status"], inv["credited"], inv["balance"]) == ("ISSUED", "119.00", "59.50")
-    # the refused attempts took no CN number
-    credit_invoice(store, "INV-2026-000001", noon(2026, 1, 4), positions=[2])
+    # the refused attempts took no CN number; crediting "everything" now credits what is left (line 2)
+    credit_invoice(store, "INV-2026-000001", noon(2026, 1, 4))
     assert [n["number"] for n in invoices(store, kind="CREDIT_NOTE")] == ["CN-2026-000001", "CN-2026-000002"]
     assert one(store, "INV-2026-000001")["status"] == "CREDITED"
+    with pytest.raises(Conflict):
+        credit_invoice(store, "INV-2026-000001", noon(2026, 1, 5))
 
 
 def test_a_full_credit_note_after_a_partial_payment_credits_the_invoice(store):
@@ -751,10 +761,16 @@ def test_deactivate_and_reactivate(store):
     assert set_active(store, "ACT", noon(2026, 3, 16), True) is True
     assert set_active(store, "ACT", noon(2026, 3, 16), True) is False
     assert contract_row(store, "ACT")["active"] is True
-    # reactivated: the tick runs every due run date since the last run, oldest first
+    # reactivated: the runs due while it was inactive are recorded SKIPPED and never billed (issue 6,
+    # item 7); billing continues with the next run date after the reactivation
     s = tick(store, noon(2026, 3, 16))
-    assert [x["run_date"] for x in s.issued] == ["2026-02-01", "2026-03-01"]
-    assert dates(of_contract(store, "ACT")) == ["2026-01-01", "2026-02-01", "2026-03-01"]
+    assert s.issued == [] and s.counts["contract"] == {"skipped_inactive": 2}
+    assert [(r["run_date"], r["status"]) for r in runs(store, "ACT")] == [
+        ("2026-01-01", "SUCCESS"), ("2026-02-01", "SKIPPED"), ("2026-03-01", "SKIPPED")]
+    assert "inactive" in runs(store, "ACT")[-1]["message"]
+    s = tick(store, noon(2026, 4, 1))
+    assert [x["run_date"] for x in s.issued] == ["2026-04-01"]
+    assert dates(of_contract(store, "ACT")) == ["2026-01-01", "2026-04-01"]
 
 
 def test_the_company_filter_runs_only_that_companys_contracts(store):
@@ -801,7 +817,7 @@ def test_auto_send_puts_issued_invoices_into_the_outbox_and_mark_sent_takes_them
     assert finalize_invoice(store, draft["id"], noon(2026, 2, 2)).number == "INV-2026-000005"
     assert [o["number"] for o in outbox(store)] == ["INV-2026-000001", "INV-2026-000003", "INV-2026-000005"]
     with pytest.raises(Conflict):
-        mark_sent(store, of_contract(store, "B-SEND-DRAFT")[1]["id"], noon(2026, 2, 2))  # a draft
+        mark_sent(store, [r for r in of_contract(store, "B-SEND-DRAFT") if r["status"] == "DRAFT"][0]["id"], noon(2026, 2, 2))
 
     assert mark_sent(store, "INV-2026-000001", noon(2026, 2, 3), "email") is True
     assert mark_sent(store, "INV-2026-000001", noon(2026, 2, 3), "email") is False
