@@ -10,7 +10,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from projections.runner import Projection, Writer
+from projections.runner import Projection
+from projections.writer import Writer
 from projections.tables import consolidated_invoice_lines, consolidated_invoices, customers, individual_invoices
 
 

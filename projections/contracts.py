@@ -6,7 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from projections.runner import Projection, Writer
+from projections.runner import Projection
+from projections.writer import Writer
 from projections.tables import (
     contract_positions,
     contract_runs,
@@ -30,6 +31,7 @@ contracts_projection = Projection(
     "contracts",
     [contracts, contract_positions, contract_runs],
     description="contracts, their positions, and the audit trail of their runs",
+    version=2,
 )
 
 
@@ -158,6 +160,7 @@ invoices_projection = Projection(
     "invoices",
     [invoices, invoice_lines, invoice_taxes, outbox],
     description="invoice documents and credit notes, their lines and tax breakdown, and the outbox",
+    version=2,
 )
 
 

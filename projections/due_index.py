@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.runner import Projection, Writer
+from projections.runner import Projection
+from projections.writer import Writer
 from projections.tables import due_work
 
 due_index_projection = Projection(

@@ -8,8 +8,9 @@ skips what another runner already applied, so concurrent runners never apply an 
 
 A position is the id of the last notification applied (ids may have gaps on PostgreSQL: never a count).
 
-Handlers write through a :class:`Writer` that buffers statements and sends consecutive runs of the same
-statement as one ``executemany``: a page of 5,000 ``LineAdded`` events is one insert, not 5,000.
+Handlers write through a :class:`projections.writer.Writer` that buffers statements and sends consecutive
+runs of the same statement as one ``executemany``: a page of 5,000 ``LineAdded`` events is one insert, not
+5,000.
 """
 
 from __future__ import annotations
@@ -20,25 +21,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from psycopg import sql as psycopg_sql
 
-from projections.tables import metadata, projection_positions
+from projections.tables import metadata, projection_errors, projection_positions
+from projections.writer import Writer
 
 PAGE_SIZE = 5000
-#: Inserts of at least this many rows use COPY on PostgreSQL.
-COPY_MIN_ROWS = 50
+#: Longest error text kept for an event a projection could not apply.
+MAX_ERROR_TEXT = 500
 
 Handler = Callable[[Any, "Writer"], None]
 
 
 @dataclass
 class Projection:
-    """A named read model: its tables and one handler per event topic it reads."""
+    """A named read model: its tables, one handler per event topic it reads, and a ``version``: bump it
+    when the tables or what the handlers write change, and every store rebuilds the projection when it
+    next opens (:func:`ensure_schema`)."""
 
     name: str
     tables: list[sa.Table]
     handlers: dict[str, Handler] = field(default_factory=dict)
     description: str = ""
+    version: int = 1
 
     def on(self, *topics: str) -> Callable[[Handler], Handler]:
         """Decorator registering a handler for ``topics``."""
@@ -51,147 +55,66 @@ class Projection:
         return register
 
 
-Op = tuple[Any, tuple[str, ...], dict[str, Any], "tuple | None"]
+class ProjectionFailed(Exception):
+    """A strict run (a rebuild) met an event a projection cannot apply: which projection, which event
+    (notification id, topic, originator id and version), and why."""
 
-
-class Writer:
-    """Buffers the writes of one page and sends them as few ``executemany`` calls as order allows.
-
-    Tables have no cross-table constraints, so writes queue per table. Within a table, a write may join an
-    earlier batch of the same statement unless a write in between touches the same row (known from the
-    primary key of an insert, or from an update/delete whose WHERE is the primary key); a write whose rows
-    are not known that way is a barrier nothing moves across. A page of 5,000 events that interleave
-    "insert an overdue row" and "update a contract's row" in one table thus costs two statements, not
-    10,000.
-    """
-
-    def __init__(self, conn: sa.Connection, dialect: str):
-        self.conn = conn
-        self.dialect = dialect
-        self._queues: dict[str, list[Op]] = {}
-        self._cache: dict[tuple, Any] = {}
-        self._pk: dict[str, tuple[str, ...]] = {}
-        self._inserts: dict[Any, sa.Table] = {}
-
-    # ------------------------------------------------------------------------------ statements
-    def insert(self, table: sa.Table, row: dict[str, Any]) -> None:
-        """Insert ``row`` (every row of one table inserted by one handler should have the same keys)."""
-        key = ("insert", table.name, tuple(row))
-        stmt = self._cache.get(key)
-        if stmt is None:
-            stmt = self._cache[key] = table.insert()
-            self._inserts[stmt] = table
-        pk = self._primary_key(table)
-        self._queue(table).append((stmt, tuple(row), row, tuple(row.get(c) for c in pk)))
-
-    def update(self, table: sa.Table, where: dict[str, Any], values: dict[str, Any]) -> None:
-        """``UPDATE table SET values WHERE where`` (equality on every ``where`` column)."""
-        key = ("update", table.name, tuple(where), tuple(values))
-        stmt = self._cache.get(key)
-        if stmt is None:
-            cond = sa.and_(*(table.c[k] == sa.bindparam(f"w_{k}") for k in where))
-            stmt = self._cache[key] = table.update().where(cond).values({c: sa.bindparam(f"v_{c}") for c in values})
-        params = {f"w_{k}": v for k, v in where.items()}
-        params.update({f"v_{k}": v for k, v in values.items()})
-        self._queue(table).append((stmt, tuple(params), params, self._row(table, where)))
-
-    def delete(self, table: sa.Table, where: dict[str, Any]) -> None:
-        """``DELETE FROM table WHERE where``."""
-        key = ("delete", table.name, tuple(where))
-        stmt = self._cache.get(key)
-        if stmt is None:
-            cond = sa.and_(*(table.c[k] == sa.bindparam(f"w_{k}") for k in where))
-            stmt = self._cache[key] = table.delete().where(cond)
-        params = {f"w_{k}": v for k, v in where.items()}
-        self._queue(table).append((stmt, tuple(params), params, self._row(table, where)))
-
-    def _primary_key(self, table: sa.Table) -> tuple[str, ...]:
-        pk = self._pk.get(table.name)
-        if pk is None:
-            pk = self._pk[table.name] = tuple(c.name for c in table.primary_key.columns)
-        return pk
-
-    def _row(self, table: sa.Table, where: dict[str, Any]) -> tuple | None:
-        pk = self._primary_key(table)
-        if set(where) != set(pk):
-            return None
-        return tuple(where[c] for c in pk)
-
-    def _queue(self, table: sa.Table) -> list[Op]:
-        q = self._queues.get(table.name)
-        if q is None:
-            q = self._queues[table.name] = []
-        return q
-
-    def query(self, stmt: Any, params: dict[str, Any] | None = None) -> sa.CursorResult:
-        """Flush, then run a read (a handler that needs the read model's current state)."""
-        self.flush()
-        return self.conn.execute(stmt, params or {})
-
-    # ------------------------------------------------------------------------------ flushing
-    def flush(self) -> None:
-        queues, self._queues = self._queues, {}
-        for ops in queues.values():
-            for stmt, batch in self._batches(ops):
-                if self.dialect == "postgresql" and len(batch) >= COPY_MIN_ROWS and stmt in self._inserts:
-                    self._copy(self._inserts[stmt], batch)
-                else:
-                    self.conn.execute(stmt, batch[0] if len(batch) == 1 else batch)
-
-    def _copy(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-        """Insert ``rows`` with PostgreSQL's COPY, in the same transaction. psycopg's row-by-row
-        ``executemany`` spent half of a projection catch-up waiting on the server (100,000 events in
-        12.8 s, profiled); COPY is the bulk path. Values go through each column type's bind processing,
-        exactly as SQLAlchemy would send them."""
-        columns = list(rows[0])
-        dialect = self.conn.dialect
-        procs = [table.c[c].type.bind_processor(dialect) for c in columns]
-        raw = self.conn.connection.driver_connection
-        copy_sql = psycopg_sql.SQL("COPY {} ({}) FROM STDIN").format(
-            psycopg_sql.Identifier(table.name), psycopg_sql.SQL(", ").join(map(psycopg_sql.Identifier, columns))
+    def __init__(self, projection: str, notification: Any, error: BaseException):
+        self.projection = projection
+        self.notification_id = notification.id
+        self.topic = notification.topic
+        self.error = describe_error(error)
+        super().__init__(
+            f"projection {projection} cannot apply event #{notification.id} ({notification.topic}, "
+            f"{notification.originator_id} v{notification.originator_version}): {self.error}"
         )
-        with raw.cursor() as cur, cur.copy(copy_sql) as copy:
-            for row in rows:
-                copy.write_row([p(row[c]) if p else row[c] for c, p in zip(columns, procs)])
-
-    @staticmethod
-    def _batches(ops: list[Op]) -> list[tuple[Any, list[dict[str, Any]]]]:
-        """Group ``ops`` (one table's, in order) into executemany batches without reordering writes to
-        one row (see the class docstring)."""
-        batches: list[tuple[Any, list[dict[str, Any]]]] = []
-        latest: dict[tuple, int] = {}  # (statement, keys) -> index of its latest batch
-        touched: dict[tuple, int] = {}  # row -> index of the latest batch writing it
-        barrier = -1
-        for stmt, keys, params, row in ops:
-            sk = (id(stmt), keys)
-            target = latest.get(sk)
-            floor = barrier if row is None else max(barrier, touched.get(row, -1))
-            if row is None or target is None or target < floor:
-                batches.append((stmt, []))
-                target = len(batches) - 1
-                latest[sk] = target
-                if row is None:
-                    barrier = target
-            batches[target][1].append(params)
-            if row is not None:
-                touched[row] = target
-        return batches
 
 
-def ensure_schema(store: Any, projections: Iterable[Projection]) -> None:
-    """Create missing read-model tables and position rows (position 0)."""
-    with store.engine.begin() as conn:
-        metadata.create_all(conn, tables=[projection_positions, *[t for p in projections for t in p.tables]])
-        existing = {r[0] for r in conn.execute(sa.select(projection_positions.c.name))}
+def describe_error(error: BaseException) -> str:
+    """One line about ``error``: the database's own message for a driver error, without SQL or parameters."""
+    inner = getattr(error, "orig", None) or error
+    text = " ".join(str(inner).split()) or type(inner).__name__
+    return f"{type(inner).__name__}: {text}"[:MAX_ERROR_TEXT]
+
+
+def _is_environmental(error: BaseException) -> bool:
+    """True for a failure of the database itself (connection lost, lock timeout, busy): it is not the
+    event's fault, so it is raised, never recorded against the event."""
+    if isinstance(error, (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)):
+        return True
+    return bool(getattr(error, "connection_invalidated", False))
+
+
+def ensure_schema(store: Any, projections: Iterable[Projection], engine: sa.Engine | None = None) -> list[str]:
+    """Create missing read-model tables and position rows; rebuild (drop, position 0) every projection
+    whose stored version differs from its code's, so a store written by an older engine is brought up to
+    date by the next catch-up instead of failing. Returns the names of the projections reset."""
+    engine = engine or store.engine
+    projections = list(projections)
+    with engine.begin() as conn:
+        metadata.create_all(conn, tables=[projection_positions, projection_errors])
+        columns = {c["name"] for c in sa.inspect(conn).get_columns(projection_positions.name)}
+        if "version" not in columns:  # a store written before projections had versions
+            conn.execute(sa.text(f"ALTER TABLE {projection_positions.name} ADD COLUMN version INTEGER NOT NULL DEFAULT 0"))
+        existing = {r.name: r.version for r in conn.execute(sa.select(projection_positions.c.name, projection_positions.c.version))}
+        reset = [p for p in projections if p.name in existing and existing[p.name] != p.version]
+        for p in reset:
+            for t in reversed(p.tables):
+                t.drop(conn, checkfirst=True)
+            conn.execute(projection_errors.delete().where(projection_errors.c.name == p.name))
+            conn.execute(projection_positions.update().where(projection_positions.c.name == p.name)
+                         .values(position=0, version=p.version))
+        metadata.create_all(conn, tables=[t for p in projections for t in p.tables])
         for p in projections:
             if p.name not in existing:
-                conn.execute(projection_positions.insert().values(name=p.name, position=0))
+                conn.execute(projection_positions.insert().values(name=p.name, position=0, version=p.version))
+    return [p.name for p in reset]
 
 
-def positions(store: Any) -> dict[str, int]:
+def positions(store: Any, engine: sa.Engine | None = None) -> dict[str, int]:
     """Each projection's position (last notification id applied)."""
-    with store.read_engine.connect() as conn:
-        return {r.name: r.position for r in conn.execute(sa.select(projection_positions))}
+    with (engine or store.read_engine).connect() as conn:
+        return {r.name: r.position for r in conn.execute(sa.select(projection_positions.c.name, projection_positions.c.position))}
 
 
 def run(
@@ -201,22 +124,32 @@ def run(
     until: int | None = None,
     page_size: int = PAGE_SIZE,
     on_page: Callable[[int, int], None] | None = None,
+    engine: sa.Engine | None = None,
+    strict: bool = False,
 ) -> int:
     """Bring ``projections`` up to the log's head (or to notification ``until``); returns how many
     notifications were applied (counted once per page, whatever the number of projections).
 
-    Their tables exist already: :class:`commands.app.Store` creates them when it opens, rather than a
-    catalogue check on every run (once per command, twice per tick).
+    Their tables exist already: :class:`commands.app.Store` creates them when it opens. ``engine`` writes
+    elsewhere than the store's read models (a rebuild's shadow tables). ``on_page(position, head)`` is
+    called after each committed page (for progress bars).
 
-    ``on_page(position, head)`` is called after each committed page (for progress bars).
+    No stored event stops the engine (DESIGN.md, "Projections"): a page is applied in one transaction;
+    if that fails, it is applied again event by event and projection by projection, each in a savepoint,
+    and an event a projection cannot apply is recorded in ``projection_errors`` (shown by ``billing
+    projections status``) and passed over, while the other events and projections go on. With ``strict``
+    (a rebuild) such an event raises :class:`ProjectionFailed` instead. A failure of the database itself
+    (connection lost, lock timeout) is always raised.
     """
+    write_engine = engine or store.engine
+    read_engine = engine or store.read_engine
     head = store.head() if until is None else until
     by_name = {p.name: p for p in projections}
     wanted_topics = sorted({t for p in projections for t in p.handlers})
-    dialect = store.engine.dialect.name
+    dialect = write_engine.dialect.name
     applied = 0
     while True:
-        current = {n: pos for n, pos in positions(store).items() if n in by_name}
+        current = {n: pos for n, pos in positions(store, read_engine).items() if n in by_name}
         start = min(current.values())
         if start >= head:
             return applied
@@ -225,32 +158,75 @@ def run(
         )
         if not page:
             # Nothing more these projections read up to head (or only gaps): everything is applied.
-            _set_positions(store, {n: head for n in by_name})
+            _set_positions(write_engine, {n: head for n in by_name})
             return applied
-        last = page[-1].id
-        mapper = store.app.mapper
-        with store.engine.begin() as conn:
-            locked = _lock_positions(conn, dialect, list(by_name))
-            writer = Writer(conn, dialect)
-            for notification in page:
-                topic = notification.topic
-                todo = [p for p in projections if notification.id > locked[p.name] and topic in p.handlers]
-                if not todo:
-                    continue
-                event = mapper.to_domain_event(notification)
-                for p in todo:
-                    p.handlers[topic](event, writer)
-            writer.flush()
-            for name, pos in locked.items():
-                if pos < last:
-                    conn.execute(
-                        projection_positions.update()
-                        .where(projection_positions.c.name == name)
-                        .values(position=last)
-                    )
+        try:
+            _apply_page(write_engine, dialect, projections, page, store.app.mapper)
+        except Exception as e:  # noqa: BLE001 - any failure of a handler or of a write: isolate the event
+            if _is_environmental(e):
+                raise
+            _apply_page_one_by_one(write_engine, dialect, projections, page, store.app.mapper, strict)
         applied += len(page)
         if on_page:
-            on_page(last, head)
+            on_page(page[-1].id, head)
+
+
+def _apply_page(engine: sa.Engine, dialect: str, projections: Sequence[Projection], page: list, mapper: Any) -> None:
+    """Apply a page in one transaction, batching writes (the fast path)."""
+    last = page[-1].id
+    with engine.begin() as conn:
+        locked = _lock_positions(conn, dialect, [p.name for p in projections])
+        writer = Writer(conn, dialect)
+        for notification in page:
+            topic = notification.topic
+            todo = [p for p in projections if notification.id > locked[p.name] and topic in p.handlers]
+            if not todo:
+                continue
+            event = mapper.to_domain_event(notification)
+            for p in todo:
+                p.handlers[topic](event, writer)
+        writer.flush()
+        _move_positions(conn, locked, last)
+
+
+def _apply_page_one_by_one(
+    engine: sa.Engine, dialect: str, projections: Sequence[Projection], page: list, mapper: Any, strict: bool
+) -> None:
+    """Apply a page event by event, each projection's write in its own savepoint; record what fails."""
+    last = page[-1].id
+    with engine.begin() as conn:
+        locked = _lock_positions(conn, dialect, [p.name for p in projections])
+        decoded: dict[int, Any] = {}
+        for p in projections:
+            for notification in page:
+                if notification.id <= locked[p.name] or notification.topic not in p.handlers:
+                    continue
+                savepoint = conn.begin_nested()
+                try:
+                    if notification.id not in decoded:
+                        decoded[notification.id] = mapper.to_domain_event(notification)
+                    writer = Writer(conn, dialect)
+                    p.handlers[notification.topic](decoded[notification.id], writer)
+                    writer.flush()
+                    savepoint.commit()
+                except Exception as e:  # noqa: BLE001 - recorded against the event, see run()
+                    savepoint.rollback()
+                    if _is_environmental(e):
+                        raise
+                    if strict:
+                        raise ProjectionFailed(p.name, notification, e) from e
+                    conn.execute(projection_errors.insert().values(
+                        name=p.name, notification_id=notification.id, topic=notification.topic,
+                        originator_id=str(notification.originator_id), originator_version=notification.originator_version,
+                        error=describe_error(e),
+                    ))
+        _move_positions(conn, locked, last)
+
+
+def _move_positions(conn: sa.Connection, locked: dict[str, int], last: int) -> None:
+    for name, pos in locked.items():
+        if pos < last:
+            conn.execute(projection_positions.update().where(projection_positions.c.name == name).values(position=last))
 
 
 def _lock_positions(conn: sa.Connection, dialect: str, names: list[str]) -> dict[str, int]:
@@ -262,9 +238,9 @@ def _lock_positions(conn: sa.Connection, dialect: str, names: list[str]) -> dict
     return {r.name: r.position for r in conn.execute(stmt)}
 
 
-def _set_positions(store: Any, values: dict[str, int]) -> None:
-    with store.engine.begin() as conn:
-        locked = _lock_positions(conn, store.engine.dialect.name, list(values))
+def _set_positions(engine: sa.Engine, values: dict[str, int]) -> None:
+    with engine.begin() as conn:
+        locked = _lock_positions(conn, engine.dialect.name, list(values))
         for name, pos in values.items():
             if locked.get(name, 0) < pos:
                 conn.execute(
@@ -272,17 +248,22 @@ def _set_positions(store: Any, values: dict[str, int]) -> None:
                 )
 
 
+def errors(store: Any, names: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """The events projections could not apply (oldest first): projection, notification id, topic,
+    originator id and version, error."""
+    stmt = sa.select(projection_errors).order_by(projection_errors.c.notification_id, projection_errors.c.name)
+    if names is not None:
+        stmt = stmt.where(projection_errors.c.name.in_(list(names)))
+    with store.read_engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
 def rebuild(store: Any, projections: Sequence[Projection], **kwargs: Any) -> int:
-    """Drop the tables of ``projections``, reset their positions to 0 and replay the whole log."""
-    with store.engine.begin() as conn:
-        for p in projections:
-            for t in reversed(p.tables):
-                t.drop(conn, checkfirst=True)
-        metadata.create_all(conn, tables=[projection_positions])
-        for p in projections:
-            conn.execute(projection_positions.delete().where(projection_positions.c.name == p.name))
-    ensure_schema(store, projections)
-    return run(store, projections, **kwargs)
+    """Rebuild ``projections`` beside the live read models and swap them in (:mod:`projections.rebuild`);
+    returns how many notifications were applied."""
+    from projections.rebuild import rebuild_beside
+
+    return rebuild_beside(store, projections, **kwargs).applied
 
 
 def follow(store: Any, projections: Sequence[Projection], interval: float = 1.0, should_stop: Callable[[], bool] = lambda: False) -> None:

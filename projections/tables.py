@@ -74,6 +74,19 @@ projection_positions = sa.Table(
     metadata,
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("position", sa.BigInteger, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False, server_default="0"),
+)
+
+#: Events a projection could not apply (it passed over them; ``billing projections status`` lists them).
+projection_errors = sa.Table(
+    "projection_errors",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("notification_id", sa.BigInteger, primary_key=True),
+    sa.Column("topic", sa.String(200), nullable=False),
+    sa.Column("originator_id", sa.String(36), nullable=False),
+    sa.Column("originator_version", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text, nullable=False),
 )
 
 # ------------------------------------------------------------------------------------------- customers

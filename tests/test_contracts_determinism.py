@@ -117,7 +117,8 @@ def golden_scenario(store: Store) -> dict[str, Any]:
     pay_invoice(store, "INV-2025-000002", noon(2026, 1, 7), "500.00", "bank 2")
     mark_sent(store, "INV-2025-000001", noon(2026, 1, 8), "email")
     issued += _issued(tick(store, noon(2026, 3, 10)))
-    credit_invoice(store, "INV-2026-000001", noon(2026, 3, 11), positions=[2], reason="support not used", company="ACME")
+    # (the draft finalized on 2026-01-06 is INV-2026-000001 of ACME: dated the day it was issued)
+    credit_invoice(store, "INV-2026-000002", noon(2026, 3, 11), positions=[2], reason="support not used", company="ACME")
     void_invoice(store, "INV-2026-000002", noon(2026, 3, 12), "sent to the wrong address", company="BETA")
     change_position(store, "BIG", noon(2026, 3, 13), position=1, quantity="1")
     add_position(store, "EMPTY", noon(2026, 3, 13), position=1, description="Storage", quantity="3", unit_price="12.34",
@@ -207,8 +208,10 @@ def test_the_golden_scenario_issues_what_it_should(sqlite_store: Store) -> None:
         per_series.setdefault((company, f"{prefix}-{year}"), []).append(int(seq))
     for key, seqs in per_series.items():
         assert sorted(seqs) == list(range(1, len(seqs) + 1)), key
-    assert ("ACME", "INV-2025-000003") in rows and rows[("ACME", "INV-2025-000003")]["source"] == "contract:CONSULT"
-    assert result["finalized"][0] == "INV-2025-000003"
+    # the December draft finalized on 2026-01-06 is dated that day (its run date stays its service period)
+    draft = rows[("ACME", "INV-2026-000001")]
+    assert (draft["source"], draft["issue_date"], draft["period_start"]) == ("contract:CONSULT", "2026-01-06", "2025-12-15")
+    assert result["finalized"][0] == "INV-2026-000001"
     # RENT: November at 1000.00, from December at 1050.00 (changed before the December run)
     rent = sorted((r for r in rows.values() if r["source"] == "contract:RENT"), key=lambda r: r["issue_date"])
     assert [r["issue_date"] for r in rent] == ["2025-11-30", "2025-12-30", "2026-01-30", "2026-02-28", "2026-03-30",
@@ -216,10 +219,11 @@ def test_the_golden_scenario_issues_what_it_should(sqlite_store: Store) -> None:
     assert [r["lines"][0]["unit_price"] for r in rent] == ["1000.00"] + ["1050.00"] * 7
     # the terms changed on Apr 16: invoices issued after use 30 days
     assert [(r["issue_date"], r["due_date"]) for r in rent[4:6]] == [("2026-03-30", "2026-04-13"), ("2026-04-30", "2026-05-30")]
-    # HOST: paused Mar 14, reactivated Apr 16: April and May caught up; ends May 31
+    # HOST: paused Mar 14, reactivated Apr 16: April (due in the pause) is skipped, May billed; ends May 31
     host = sorted((r for r in rows.values() if r["source"] == "contract:HOST"), key=lambda r: r["issue_date"])
     assert [(r["issue_date"], r["status"]) for r in host] == [
-        ("2026-01-01", "PAID"), ("2026-02-01", "VOID"), ("2026-03-01", "OVERDUE"), ("2026-04-01", "OVERDUE"), ("2026-05-01", "OVERDUE")]
+        ("2026-01-01", "PAID"), ("2026-02-01", "VOID"), ("2026-03-01", "OVERDUE"), ("2026-05-01", "OVERDUE")]
+    assert [(r[1], r[2]) for r in run_rows(sqlite_store) if r[0] == "HOST"][3] == ("2026-04-01", "SKIPPED")
     yearly = [r for r in rows.values() if r["source"] == "contract:YEARLY"]
     assert [(r["number"], r["issue_date"], r["status"], r["credited"]) for r in yearly] == [
         ("INV-2026-000003", "2026-02-28", "CREDITED", "1428.00")]
