@@ -11,21 +11,24 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 from uuid import UUID
 
-import psycopg
-import psycopg.sql
+from typing import TYPE_CHECKING
+
 import sqlalchemy as sa
-from eventsourcing.application import Application
-from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import JSONTranscoder, StoredEvent, Transcoding
-from eventsourcing.utils import Environment, EnvType
 
 from commands.config import POSTGRES_CONNECT_TIMEOUT_S, DatabaseUnavailable, StoreConfig
-from domain import aggregates as _aggregates  # noqa: F401 - registers the stored topics
+from domain.errors import NotFound
+
+if TYPE_CHECKING:
+    from eventsourcing.domain import Aggregate
+
+    from commands.eventstore import BillingApplication
 
 #: Upper bound of events per ``save`` (DESIGN.md: larger pipelined inserts can hang inside psycopg).
 MAX_EVENTS_PER_SAVE = 450
@@ -33,54 +36,50 @@ MAX_EVENTS_PER_SAVE = 450
 LOAD_CHUNK = 500
 
 
-class DateAsISO(Transcoding):
-    """Transcodes ``datetime.date`` as its ISO 8601 string (``"2026-01-31"``)."""
-
-    type = date
-    name = "date_iso"
-
-    def encode(self, obj: date) -> str:
-        return obj.isoformat()
-
-    def decode(self, data: str) -> date:
-        return date.fromisoformat(data)
-
-
-class BillingApplication(Application):
-    """The engine's one eventsourcing application (``name = "billing"``; Postgres table ``billing_events``,
-    SQLite table ``stored_events``). Configured only by the environment the composition root passes in."""
-
-    name = "billing"
-
-    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
-        # Only the composition root configures the store: ignore os.environ (no second place to configure).
-        return Environment(name, dict(env or {}))
-
-    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
-        super().register_transcodings(transcoder)
-        transcoder.register(DateAsISO())
-
-
 def _check_postgres(config: StoreConfig) -> None:
     """Connect once, with a timeout, to turn an unreachable server or a missing database into one clear
     line; create the schema named in the URL if it does not exist yet."""
-    p = config.pg_params
-    where = f"{p['host']}:{p['port']}"
+    import psycopg
+    import psycopg.sql
+
     try:
-        with psycopg.connect(connect_timeout=POSTGRES_CONNECT_TIMEOUT_S, autocommit=True, **p) as conn:
+        with psycopg.connect(connect_timeout=POSTGRES_CONNECT_TIMEOUT_S, autocommit=True, **config.pg_params) as conn:
             if config.schema:
                 conn.execute(psycopg.sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(psycopg.sql.Identifier(config.schema)))
     except psycopg.OperationalError as e:
-        message = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-        if "does not exist" in message:
-            raise DatabaseUnavailable(f"PostgreSQL at {where}: {message}") from None
-        raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {where} as {p['user']}: {message}") from None
+        _raise_unavailable(config, e)
+
+
+def _raise_unavailable(config: StoreConfig, e: Exception) -> None:
+    p = config.pg_params
+    where = f"{p['host']}:{p['port']}"
+    message = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+    if "does not exist" in message:
+        raise DatabaseUnavailable(f"PostgreSQL at {where}: {message}") from None
+    raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {where} as {p['user']}: {message}") from None
+
+
+def _check_sqlite_location(config: StoreConfig) -> None:
+    """Name the path and the cause when the SQLite file cannot be written (rather than SQLite's
+    ``unable to open database file``)."""
+    path = config.sqlite_path
+    assert path is not None
+    directory = os.path.dirname(path)
+    if not os.path.exists(path):
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise DatabaseUnavailable(f"cannot create the database {path}: directory {directory} is not writable")
+    elif os.path.isdir(path):
+        raise DatabaseUnavailable(f"cannot open the database {path}: it is a directory")
+    elif not os.access(path, os.R_OK):
+        raise DatabaseUnavailable(f"cannot open the database {path}: permission denied (not readable)")
 
 
 class _SchemaLock:
     """A PostgreSQL advisory lock held while a process creates (or checks) the schema's tables."""
 
     def __init__(self, config: StoreConfig):
+        import psycopg
+
         self.conn = psycopg.connect(connect_timeout=POSTGRES_CONNECT_TIMEOUT_S, autocommit=True, **config.pg_params)
         self.conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"billing-schema:{config.schema or 'public'}",))
 
@@ -91,42 +90,95 @@ class _SchemaLock:
             self.conn.close()
 
 
+class StoreNotFound(NotFound):
+    """A command that only reads names a database that does not exist (it must not create one)."""
+
+
+def _require_existing(config: StoreConfig) -> None:
+    """Raise :class:`StoreNotFound` unless the configured store exists (a read never creates one)."""
+    if config.backend == "sqlite":
+        path = config.sqlite_path
+        assert path is not None
+        if not os.path.exists(path):
+            raise StoreNotFound("database_url", f"there is no database at {path} (check the path; a command that writes creates it)")
+        return
+    import psycopg
+
+    p = config.pg_params
+    try:
+        with psycopg.connect(connect_timeout=POSTGRES_CONNECT_TIMEOUT_S, autocommit=True, **p) as conn:
+            schema = config.schema or "public"
+            found = conn.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = 'billing_events'", (schema,)).fetchone()
+    except psycopg.OperationalError as e:
+        _raise_unavailable(config, e)
+    if not found:
+        raise StoreNotFound("database_url", f"there is no billing store in {config.display_url} (a command that writes creates it)")
+
+
 class Store:
     """Events (``app``) and read models (``engine``) of one configured database.
 
-    Use as a context manager, or call :meth:`close`.
+    ``create=False`` (the commands that only read) refuses a store that does not exist instead of creating
+    it (:class:`StoreNotFound`). The eventsourcing application is built on first use: a report whose read
+    models are up to date never needs it. Use as a context manager, or call :meth:`close`.
     """
 
-    def __init__(self, config: StoreConfig):
+    def __init__(self, config: StoreConfig, *, create: bool = True):
         self.config = config
-        lock = None
+        self._app: BillingApplication | None = None
+        if not create:
+            _require_existing(config)
         if config.backend == "postgres":
-            _check_postgres(config)
-            lock = _SchemaLock(config)
+            if create:
+                _check_postgres(config)
             self.engine = sa.create_engine(
                 config.sqlalchemy_url, pool_size=2, max_overflow=2, pool_pre_ping=True, json_serializer=_json_dumps
             )
             self.read_engine = self.engine
         else:
+            _check_sqlite_location(config)
             self.engine = _sqlite_engine(config.sqlalchemy_url, immediate=True)
             self.read_engine = _sqlite_engine(config.sqlalchemy_url, immediate=False)
-        try:
+        with self._schema_lock():
             # The library creates its table, type and function on every start, and the read models are
             # created on first use: several processes starting at once on PostgreSQL collide ("tuple
             # concurrently updated") unless creation is serialised.
-            self.app = BillingApplication(env=config.es_env)
-            self.recorder = self.app.recorder
+            if create:
+                from commands.eventstore import BillingApplication
+
+                self._app = BillingApplication(env=config.es_env)
             from projections import registry
             from projections.runner import ensure_schema
 
             ensure_schema(self, registry.ALL)
+
+    @contextmanager
+    def _schema_lock(self) -> Iterator[None]:
+        lock = _SchemaLock(self.config) if self.config.backend == "postgres" else None
+        try:
+            yield
         finally:
             if lock is not None:
                 lock.release()
 
+    @property
+    def app(self) -> BillingApplication:
+        """The eventsourcing application (built on first use)."""
+        if self._app is None:
+            from commands.eventstore import BillingApplication
+
+            with self._schema_lock():
+                self._app = BillingApplication(env=self.config.es_env)
+        return self._app
+
+    @property
+    def recorder(self) -> Any:
+        return self.app.recorder
+
     # ------------------------------------------------------------------------------------ lifecycle
     def close(self) -> None:
-        self.app.close()
+        if self._app is not None:
+            self._app.close()
         self.engine.dispose()
         self.read_engine.dispose()
 
@@ -143,7 +195,11 @@ class Store:
     # ------------------------------------------------------------------------------------ events
     def head(self) -> int:
         """The highest notification id of the event log (0 when empty)."""
-        return self.recorder.max_notification_id() or 0
+        if self._app is not None:
+            return self._app.recorder.max_notification_id() or 0
+        table, column = ("billing_events", "notification_id") if self.backend == "postgres" else ("stored_events", "rowid")
+        with self.read_engine.connect() as conn:
+            return conn.execute(sa.text(f"SELECT MAX({column}) FROM {table}")).scalar() or 0
 
     def save(self, aggregates: Iterable[Aggregate]) -> int:
         """Save the pending events of ``aggregates`` in one transaction; returns how many were written.
@@ -185,7 +241,9 @@ class Store:
                     result[aggregate.id] = aggregate
         return result
 
-    def _select_events(self, ids: list[UUID]) -> list[StoredEvent]:
+    def _select_events(self, ids: list[UUID]) -> list[Any]:
+        from eventsourcing.persistence import StoredEvent
+
         recorder = self.recorder
         table = recorder.events_table_name
         if self.backend == "postgres":

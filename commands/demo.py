@@ -22,7 +22,7 @@ import click
 import sqlalchemy as sa
 
 from commands.app import Store
-from commands.cli import err, out, progress_bar, table
+from commands.cli.common import console, progress_bar, table
 from commands.config import resolve
 from commands.nycflights import import_flights, load
 from domain.money import format_amount
@@ -51,7 +51,7 @@ def main(database_url: str, fresh: bool, period: str, data: str) -> None:
     timings: dict[str, float] = {}
     started = time.perf_counter()
     with Store(config) as store:
-        err.print(f"store: {config.display_url}")
+        console(stderr=True).print(f"store: {config.display_url}")
         t0 = time.perf_counter()
         with progress_bar("import flights") as advance:
             counts = import_flights(store, data, IMPORT_AT, period, progress=advance, on_total=advance.set_total)  # type: ignore[attr-defined]
@@ -96,21 +96,21 @@ def main(database_url: str, fresh: bool, period: str, data: str) -> None:
     total = sum((r[3] for r in rows), Decimal(0))
     lines = sum(r[2] for r in rows)
     flown = len(expected.invoices) - expected.cancelled
-    out.print(
+    console().print(
         f"flights {len(expected.invoices)}, cancelled {expected.cancelled}, invoiced {flown}; "
         f"recorded {counts['recorded']} (new), unchanged {counts['unchanged']}"
     )
-    out.print(f"tick: {summary.counts}, {summary.events} events")
-    out.print(
+    console().print(f"tick: {summary.counts}, {summary.events} events")
+    console().print(
         "timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
     )
     if total == expected.expected_total and lines == flown:
-        out.print(
+        console().print(
             f"[bold green]reconciled[/bold green]: {format_amount(total, 'USD')} USD over {lines} lines equals the "
             f"tariff applied to every non-cancelled flight ({format_amount(expected.expected_total, 'USD')} USD, {flown} flights)"
         )
         return
-    out.print(
+    console().print(
         f"[bold red]NOT reconciled[/bold red]: consolidated {total} over {lines} lines, "
         f"expected {expected.expected_total} over {flown} flights"
     )

@@ -248,6 +248,12 @@ def _set_positions(engine: sa.Engine, values: dict[str, int]) -> None:
                 )
 
 
+def error_count(store: Any) -> int:
+    """How many events the projections could not apply, in all."""
+    with store.read_engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(projection_errors)).scalar() or 0
+
+
 def errors(store: Any, names: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """The events projections could not apply (oldest first): projection, notification id, topic,
     originator id and version, error."""

@@ -1,0 +1,171 @@
+"""``billing customers ...``: who is billed, in which zone and currency, and how invoices consolidate."""
+
+from __future__ import annotations
+
+import click
+
+from commands.cli.common import (
+    at_option, catch_up, counts_line, echo, emit_json, json_option, opened, page_note, page_options, paging,
+    parse_at, parse_optional_date, progress_bar, table,
+)
+
+
+@click.group()
+def customers() -> None:
+    """Customers: who is billed, in which zone and currency, and how invoices consolidate."""
+
+
+def _attrs(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    return tuple(a.strip() for a in text.split(",") if a.strip())
+
+
+@customers.command("add")
+@click.argument("reference")
+@click.option("--name", required=True)
+@click.option("--timezone", "tz", required=True, help="IANA time zone, e.g. Europe/Berlin.")
+@click.option("--currency", required=True, help="ISO 4217 code, e.g. EUR.")
+@click.option("--payment-terms", type=int, default=30, show_default=True, help="Days from issue to due date.")
+@click.option("--approved/--not-approved", default=False, show_default=True)
+@click.option("--summary-attributes", metavar="A,B", help="Attributes whose distinct values consolidated invoices list.")
+@at_option
+@click.pass_context
+def customers_add(ctx: click.Context, reference: str, name: str, tz: str, currency: str, payment_terms: int,
+                  approved: bool, summary_attributes: str | None, at_text: str | None) -> None:
+    """Register customer REFERENCE (no-op if it exists with the same data)."""
+    from commands.customers import AddCustomer, add_customer
+
+    at = parse_at(at_text)
+    cmd = AddCustomer(reference, name, tz, currency, payment_terms, approved, _attrs(summary_attributes) or ())
+    with opened(ctx) as store:
+        created = add_customer(store, cmd, at)
+        catch_up(store)
+    echo(f"customer {reference} {'added' if created else 'already exists (unchanged)'}")
+
+
+@customers.command("update")
+@click.argument("reference")
+@click.option("--name")
+@click.option("--payment-terms", type=int)
+@click.option("--summary-attributes", metavar="A,B")
+@click.option("--timezone", "tz", help="Must equal the current one (it cannot change).")
+@click.option("--currency", help="Must equal the current one (it cannot change).")
+@at_option
+@click.pass_context
+def customers_update(ctx: click.Context, reference: str, name: str | None, payment_terms: int | None,
+                     summary_attributes: str | None, tz: str | None, currency: str | None, at_text: str | None) -> None:
+    """Change customer REFERENCE's name, payment terms or summary attributes."""
+    from commands.customers import update_customer
+
+    at = parse_at(at_text)
+    attrs = _attrs(summary_attributes)
+    with opened(ctx) as store:
+        changed = update_customer(store, reference, at, name=name, payment_terms_days=payment_terms,
+                                  summary_attributes=list(attrs) if attrs is not None else None, timezone=tz, currency=currency)
+        catch_up(store)
+    echo(f"customer {reference} {'updated' if changed else 'unchanged'}")
+
+
+@customers.command("approve")
+@click.argument("reference")
+@click.option("--withdraw", is_flag=True, help="Withdraw the approval instead.")
+@at_option
+@click.pass_context
+def customers_approve(ctx: click.Context, reference: str, withdraw: bool, at_text: str | None) -> None:
+    """Approve customer REFERENCE for consolidation (or --withdraw the approval)."""
+    from commands.customers import approve_customer
+
+    at = parse_at(at_text)
+    with opened(ctx) as store:
+        changed = approve_customer(store, reference, at, approved=not withdraw)
+        catch_up(store)
+    state = "not approved" if withdraw else "approved"
+    echo(f"customer {reference} {state}{'' if changed else ' (unchanged)'}")
+
+
+@customers.command("consolidation")
+@click.argument("reference")
+@click.argument("mode", type=click.Choice(["weekly", "monthly", "none"], case_sensitive=False))
+@click.option("--start-day", type=int, help="Weekly: ISO weekday 1-7 (1 = Monday). Monthly: day 1-28.")
+@click.option("--from", "from_text", metavar="DATE", help="First local date covered (default: today in the customer's zone).")
+@at_option
+@click.pass_context
+def customers_consolidation(ctx: click.Context, reference: str, mode: str, start_day: int | None,
+                            from_text: str | None, at_text: str | None) -> None:
+    """Set customer REFERENCE's consolidation: weekly, monthly, or none (disables it; what is pending is
+    consolidated at the next tick)."""
+    from commands.customers import set_consolidation
+    from domain.errors import ValidationError
+    from domain.periods import validate_mode_and_start_day
+
+    at = parse_at(at_text)
+    mode = mode.lower()
+    if mode != "none":
+        if start_day is None:
+            raise ValidationError("start_day", f"is required for {mode} consolidation")
+        validate_mode_and_start_day(mode, start_day)  # out of range is an error, never coerced
+    elif start_day is not None:
+        raise ValidationError("start_day", "is not used when consolidation is none")
+    frm = parse_optional_date(from_text, "from")
+    with opened(ctx) as store:
+        changed = set_consolidation(store, reference, mode, start_day, frm, at)
+        catch_up(store)
+    echo(f"customer {reference}: consolidation {mode}{'' if changed else ' (unchanged)'}")
+
+
+@customers.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@at_option
+@click.pass_context
+def customers_import(ctx: click.Context, file: str, at_text: str | None) -> None:
+    """Import customers from FILE.csv (all-or-nothing, idempotent). Columns: reference, name, timezone,
+    currency, payment_terms_days, approved, consolidation, start_day, consolidate_from [, summary_attributes]."""
+    from commands.customers import import_customers
+
+    at = parse_at(at_text)
+    with opened(ctx) as store, progress_bar("customers") as advance:
+        counts = import_customers(store, file, at, progress=advance)
+        catch_up(store)
+    counts_line("customers", counts)
+
+
+@customers.command("list")
+@page_options
+@json_option
+@click.pass_context
+def customers_list(ctx: click.Context, limit: int, offset: int, as_json: bool) -> None:
+    """List customers."""
+    from projections import queries
+
+    page = paging(limit, offset)
+    with opened(ctx, write=False) as store:
+        catch_up(store)
+        rows = queries.list_customers(store.read_engine, page)
+    page_note(page, len(rows))
+    if as_json:
+        emit_json(rows)
+        return
+    table(
+        ["reference", "name", "zone", "currency", "terms", "approved", "consolidation", "from", "next close"],
+        [[r["reference"], r["name"], r["timezone"], r["currency"], r["payment_terms_days"], r["approved"],
+          r["consolidation"] + (f" ({r['start_day']})" if r["start_day"] else ""), r["consolidate_from"], r["next_close_at"]]
+         for r in rows],
+    )
+
+
+@customers.command("show")
+@click.argument("reference")
+@json_option
+@click.pass_context
+def customers_show(ctx: click.Context, reference: str, as_json: bool) -> None:
+    """Show customer REFERENCE (JSON, with or without --json)."""
+    from domain.errors import NotFound
+    from projections import queries
+
+    with opened(ctx, write=False) as store:
+        catch_up(store)
+        rows = queries.list_customers(store.read_engine, reference=reference)
+    if not rows:
+        raise NotFound("customer", f"no customer {reference!r}")
+    emit_json(rows[0])

@@ -1,0 +1,179 @@
+"""``billing invoices list|show|finalize|void|credit|pay|outbox|mark-sent``: the engine's own invoice
+documents and credit notes (part of the ``invoices`` group)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from commands.cli.common import (
+    at_option, catch_up, echo, emit_json, json_option, opened, page_note, page_options, paging, parse_at,
+    parse_optional_date, table,
+)
+from commands.cli.invoices import invoices
+
+STATUSES = ["DRAFT", "ISSUED", "OVERDUE", "PAID", "VOID", "CREDITED"]
+
+
+def _invoice_line(inv: Any) -> str:
+    return f"{inv.number or inv.id}: {inv.kind} {inv.status}, gross {inv.gross} {inv.currency}, balance {inv.balance}"
+
+
+@invoices.command("list")
+@click.option("--company")
+@click.option("--customer")
+@click.option("--status", type=click.Choice(STATUSES, case_sensitive=False))
+@click.option("--kind", type=click.Choice(["INVOICE", "CREDIT_NOTE"], case_sensitive=False))
+@click.option("--from", "from_text", metavar="DATE", help="Issued on or after.")
+@click.option("--to", "to_text", metavar="DATE", help="Issued on or before.")
+@page_options
+@json_option
+@click.pass_context
+def invoices_list(ctx: click.Context, company: str | None, customer: str | None, status: str | None, kind: str | None,
+                  from_text: str | None, to_text: str | None, limit: int, offset: int, as_json: bool) -> None:
+    """List invoice documents and credit notes (a draft shows the first 8 digits of its id, which every
+    command accepts)."""
+    from projections import queries
+    from projections.paging import require_known
+
+    d1, d2 = parse_optional_date(from_text, "from"), parse_optional_date(to_text, "to")
+    page = paging(limit, offset)
+    with opened(ctx, write=False) as store:
+        catch_up(store)
+        require_known(store.read_engine, customer=customer, company=company)
+        rows = queries.list_invoices(store.read_engine, company, customer, status, d1, d2, kind.upper() if kind else None, paging=page)
+    page_note(page, len(rows))
+    if as_json:
+        emit_json(rows)
+        return
+    table(["number", "kind", "status", "company", "customer", "source", "issued", "due", "net", "tax", "gross", "cur"],
+          [[r["number"] or f"(draft {r['id'][:8]})", r["kind"], r["status"], r["company"], r["customer"], r["source"],
+            r["issue_date"], r["due_date"], r["net"], r["tax"], r["gross"], r["currency"]] for r in rows])
+
+
+@invoices.command("show")
+@click.argument("ident", metavar="NUMBER")
+@click.option("--company")
+@json_option
+@click.pass_context
+def invoices_show(ctx: click.Context, ident: str, company: str | None, as_json: bool) -> None:
+    """Show invoice NUMBER (or a draft's id) with lines and tax breakdown (JSON, with or without --json)."""
+    from commands.invoices import find_invoice
+    from projections import queries
+
+    with opened(ctx, write=False) as store:
+        inv = find_invoice(store, ident, company)
+        rows = queries.list_invoices(store.read_engine, invoice_id=str(inv.id))
+    emit_json(rows[0])
+
+
+@invoices.command("finalize")
+@click.argument("ident", metavar="ID")
+@click.option("--company")
+@at_option
+@click.pass_context
+def invoices_finalize(ctx: click.Context, ident: str, company: str | None, at_text: str | None) -> None:
+    """Issue a DRAFT invoice (by id, or the first 8 digits of it): it is dated the day it is issued and
+    gets the next number of its company's series."""
+    from commands.invoices import finalize_invoice
+
+    at = parse_at(at_text)
+    with opened(ctx) as store:
+        inv = finalize_invoice(store, ident, at, company)
+        catch_up(store)
+    echo(_invoice_line(inv))
+
+
+@invoices.command("void")
+@click.argument("ident", metavar="NUMBER")
+@click.option("--reason", default="")
+@click.option("--company")
+@at_option
+@click.pass_context
+def invoices_void(ctx: click.Context, ident: str, reason: str, company: str | None, at_text: str | None) -> None:
+    """Void an issued, unpaid invoice."""
+    from commands.invoices import void_invoice
+
+    at = parse_at(at_text)
+    with opened(ctx) as store:
+        inv = void_invoice(store, ident, at, reason, company)
+        catch_up(store)
+    echo(_invoice_line(inv))
+
+
+@invoices.command("credit")
+@click.argument("ident", metavar="NUMBER")
+@click.option("--positions", metavar="N,M", help="Credit only these positions (default: every line not credited yet).")
+@click.option("--reason", default="")
+@click.option("--company")
+@at_option
+@click.pass_context
+def invoices_credit(ctx: click.Context, ident: str, positions: str | None, reason: str, company: str | None, at_text: str | None) -> None:
+    """Issue a credit note correcting invoice NUMBER (its own CN number series); each line is credited at
+    most once."""
+    from commands.csvfiles import parse_int
+    from commands.invoices import credit_invoice
+
+    at = parse_at(at_text)
+    pos = [parse_int(p, "positions") for p in positions.split(",")] if positions else None
+    with opened(ctx) as store:
+        note = credit_invoice(store, ident, at, pos, reason, company)
+        catch_up(store)
+    echo(f"credit note {note.number} for {note.references}: gross {note.gross} {note.currency}")
+
+
+@invoices.command("pay")
+@click.argument("ident", metavar="NUMBER")
+@click.option("--amount", help="Amount paid (default: the open balance).")
+@click.option("--reference", default="")
+@click.option("--company")
+@at_option
+@click.pass_context
+def invoices_pay(ctx: click.Context, ident: str, amount: str | None, reference: str, company: str | None, at_text: str | None) -> None:
+    """Record a payment of invoice NUMBER; PAID once settled."""
+    from commands.invoices import pay_invoice
+
+    at = parse_at(at_text)
+    with opened(ctx) as store:
+        inv = pay_invoice(store, ident, at, amount, reference, company)
+        catch_up(store)
+    echo(_invoice_line(inv))
+
+
+@invoices.command("outbox")
+@click.option("--all", "include_sent", is_flag=True, help="Include invoices already sent.")
+@page_options
+@json_option
+@click.pass_context
+def invoices_outbox(ctx: click.Context, include_sent: bool, limit: int, offset: int, as_json: bool) -> None:
+    """Issued invoices waiting to be sent (from contracts with auto-send)."""
+    from projections import queries
+
+    page = paging(limit, offset)
+    with opened(ctx, write=False) as store:
+        catch_up(store)
+        rows = queries.list_outbox(store.read_engine, include_sent, paging=page)
+    page_note(page, len(rows))
+    if as_json:
+        emit_json(rows)
+        return
+    table(["number", "company", "customer", "queued", "sent"],
+          [[r["number"], r["company"], r["customer"], r["queued_at"], r["sent_at"]] for r in rows])
+
+
+@invoices.command("mark-sent")
+@click.argument("ident", metavar="NUMBER")
+@click.option("--channel", default="", help="How it was sent (email, post, ...).")
+@click.option("--company")
+@at_option
+@click.pass_context
+def invoices_mark_sent(ctx: click.Context, ident: str, channel: str, company: str | None, at_text: str | None) -> None:
+    """Record that invoice NUMBER of the outbox was sent (it leaves the outbox)."""
+    from commands.invoices import mark_sent
+
+    at = parse_at(at_text)
+    with opened(ctx) as store:
+        changed = mark_sent(store, ident, at, channel, company)
+        catch_up(store)
+    echo(f"{ident} {'marked sent' if changed else 'was already sent'}")

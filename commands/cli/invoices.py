@@ -1,0 +1,103 @@
+"""``billing invoices ...``: individual invoices recorded from elsewhere (record, cancel, import,
+individual). The engine's own documents (list, show, finalize, void, credit, pay, outbox, mark-sent) are
+in :mod:`commands.cli.documents`, in the same group."""
+
+from __future__ import annotations
+
+import click
+
+from commands.cli.common import (
+    at_option, catch_up, counts_line, echo, emit_json, json_option, opened, page_note, page_options, paging,
+    parse_at, parse_optional_date, progress_bar, table,
+)
+
+
+@click.group()
+def invoices() -> None:
+    """Invoices: individual invoices recorded from elsewhere (record, cancel, import, individual), and the
+    engine's own invoice documents (list, show, finalize, void, credit, pay)."""
+
+
+@invoices.command("record")
+@click.argument("number")
+@click.option("--customer", required=True)
+@click.option("--issued-at", required=True, metavar="INSTANT", help="ISO 8601 instant with offset.")
+@click.option("--amount", required=True)
+@click.option("--currency", required=True)
+@click.option("--attributes", metavar="JSON", help='A JSON object, e.g. \'{"flight": "UA1545"}\'.')
+@at_option
+@click.pass_context
+def invoices_record(ctx: click.Context, number: str, customer: str, issued_at: str, amount: str, currency: str,
+                    attributes: str | None, at_text: str | None) -> None:
+    """Record individual invoice NUMBER issued elsewhere (no-op if recorded with the same data)."""
+    from commands.individual_invoices import make_record, record_invoice
+
+    at = parse_at(at_text)
+    cmd = make_record(number, customer, issued_at, amount, currency, attributes)
+    with opened(ctx) as store:
+        result = record_invoice(store, cmd, at)
+        catch_up(store)
+    echo(f"invoice {number} {'recorded' if result == 'recorded' else 'already recorded (unchanged)'}")
+
+
+@invoices.command("cancel")
+@click.argument("number")
+@click.option("--reason", default="")
+@at_option
+@click.pass_context
+def invoices_cancel(ctx: click.Context, number: str, reason: str, at_text: str | None) -> None:
+    """Cancel individual invoice NUMBER (refused once it is in a closed consolidated invoice)."""
+    from commands.individual_invoices import cancel_invoice
+
+    at = parse_at(at_text)
+    with opened(ctx) as store:
+        changed = cancel_invoice(store, number, at, reason)
+        catch_up(store)
+    echo(f"invoice {number} {'cancelled' if changed else 'was already cancelled'}")
+
+
+@invoices.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@at_option
+@click.pass_context
+def invoices_import(ctx: click.Context, file: str, at_text: str | None) -> None:
+    """Import individual invoices from FILE.csv (all-or-nothing, idempotent). Columns: customer, number,
+    issued_at, amount, currency, status, attributes."""
+    from commands.individual_invoices import import_invoices
+
+    at = parse_at(at_text)
+    with opened(ctx) as store, progress_bar("invoices") as advance:
+        counts = import_invoices(store, file, at, progress=advance, on_total=advance.set_total)  # type: ignore[attr-defined]
+        catch_up(store)
+    counts_line("invoices", counts)
+
+
+@invoices.command("individual")
+@click.option("--customer")
+@click.option("--from", "from_text", metavar="DATE", help="Issued on or after this local date.")
+@click.option("--to", "to_text", metavar="DATE", help="Issued on or before this local date.")
+@page_options
+@json_option
+@click.pass_context
+def invoices_individual(ctx: click.Context, customer: str | None, from_text: str | None, to_text: str | None,
+                        limit: int, offset: int, as_json: bool) -> None:
+    """List recorded individual invoices and the consolidated invoice that includes each."""
+    from projections import queries
+    from projections.paging import require_known
+
+    d1, d2 = parse_optional_date(from_text, "from"), parse_optional_date(to_text, "to")
+    page = paging(limit, offset)
+    with opened(ctx, write=False) as store:
+        catch_up(store)
+        require_known(store.read_engine, customer=customer)
+        rows = queries.list_individual(store.read_engine, customer, d1, d2, paging=page)
+    page_note(page, len(rows))
+    if as_json:
+        emit_json(rows)
+        return
+    table(["number", "customer", "issued on", "amount", "currency", "status", "consolidated"],
+          [[r["number"], r["customer"], r["issued_on"], r["amount"], r["currency"], r["status"], r["consolidated_number"]]
+           for r in rows])
+
+
+from commands.cli import documents as _documents  # noqa: E402,F401 - registers the document commands

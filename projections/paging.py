@@ -1,0 +1,72 @@
+"""Pages of report rows, and the check that a filter names something that exists (issue 6, items 16-17).
+
+Every list is paginated: ``limit`` rows (default :data:`DEFAULT_LIMIT`; ``None`` for all) after ``offset``
+rows, in the list's own deterministic order; :class:`Paging` also reports how many rows the whole list has,
+so the CLI can say how many more there are and the HTTP API can hand out an opaque cursor to the next page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from domain.errors import NotFound, ValidationError
+from projections.tables import contracts, customers, invoices
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 10000
+
+
+@dataclass
+class Paging:
+    """A page request (``limit`` None: everything) and, once a list ran, its ``total`` row count."""
+
+    limit: int | None = DEFAULT_LIMIT
+    offset: int = 0
+    total: int = 0
+
+    def __post_init__(self) -> None:
+        if self.limit is not None and (isinstance(self.limit, bool) or not isinstance(self.limit, int) or not 1 <= self.limit <= MAX_LIMIT):
+            raise ValidationError("limit", f"{self.limit!r} must be a whole number from 1 to {MAX_LIMIT} (0 or none: no limit)")
+        if isinstance(self.offset, bool) or not isinstance(self.offset, int) or self.offset < 0:
+            raise ValidationError("offset", f"{self.offset!r} must be a whole number from 0")
+
+    @property
+    def more(self) -> int:
+        """Rows after this page."""
+        if self.limit is None:
+            return 0
+        return max(0, self.total - self.offset - self.limit)
+
+    def apply(self, conn: sa.Connection, stmt: sa.Select) -> sa.Select:
+        """Count the rows of ``stmt`` (into :attr:`total`) and return ``stmt`` limited to this page."""
+        self.total = conn.execute(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())).scalar() or 0
+        stmt = stmt.offset(self.offset) if self.offset else stmt
+        return stmt.limit(self.limit) if self.limit is not None else stmt
+
+
+def paged(conn: sa.Connection, stmt: sa.Select, paging: Paging | None) -> sa.Select:
+    """``stmt`` limited to ``paging`` (unchanged when None)."""
+    return stmt if paging is None else paging.apply(conn, stmt)
+
+
+def require_known(engine: sa.Engine, *, customer: str | None = None, contract: str | None = None, company: str | None = None) -> None:
+    """Raise :class:`NotFound` naming the field if a filter names a customer, contract or company the read
+    models do not know (an unknown reference is an error, not an empty list)."""
+    checks: list[tuple[str, str, Any]] = []
+    if customer:
+        checks.append(("customer", customer, sa.select(customers.c.reference).where(customers.c.reference == customer)))
+    if contract:
+        checks.append(("contract", contract, sa.select(contracts.c.reference).where(contracts.c.reference == contract)))
+    if company:
+        checks.append(("company", company, sa.select(sa.literal(1)).where(sa.or_(
+            sa.exists().where(contracts.c.company == company), sa.exists().where(invoices.c.company == company)
+        ))))
+    if not checks:
+        return
+    with engine.connect() as conn:
+        for field, value, stmt in checks:
+            if conn.execute(stmt).first() is None:
+                raise NotFound(field, f"no {field} {value!r}")
