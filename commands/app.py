@@ -132,7 +132,8 @@ class Store:
             if create:
                 _check_postgres(config)
             self.engine = sa.create_engine(
-                config.sqlalchemy_url, pool_size=2, max_overflow=2, pool_pre_ping=True, json_serializer=_json_dumps
+                config.sqlalchemy_url, pool_size=2, max_overflow=2, pool_pre_ping=True, json_serializer=_json_dumps,
+                connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S},
             )
             self.read_engine = self.engine
         else:

@@ -27,7 +27,7 @@ DEFAULT_SQLITE_FILE = "billing.db"
 #: Seconds a writer waits for the event table's lock before giving up (psycopg retries a few times),
 #: and seconds to wait for a connection: writers never hang forever (DESIGN.md).
 POSTGRES_LOCK_TIMEOUT_S = 30
-POSTGRES_CONNECT_TIMEOUT_S = 5
+POSTGRES_CONNECT_TIMEOUT_S = 3
 
 
 class DatabaseUnavailable(Exception):
