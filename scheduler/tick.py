@@ -21,7 +21,8 @@ but never saves: the aggregates advance in memory only.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -261,16 +262,53 @@ def tick(
     progress: Callable[[int, int], None] | None = None,
     catch_up_after: bool = True,
     list_documents: bool = True,
+    take_turns: bool = True,
 ) -> TickSummary:
     """Issue everything due at or before instant ``at`` (aware). See the module docstring.
 
     ``company`` limits contract runs to one tenant (consolidation has no company and is then skipped).
     ``progress(done, total)`` is called as items are processed. ``catch_up_after=False`` leaves the final
     projection catch-up to the caller (the benchmark times it apart); ``list_documents=False`` keeps only
-    counts (a tick of 100,000 invoices need not hold 100,000 summaries). Returns a :class:`TickSummary`.
+    counts (a tick of 100,000 invoices need not hold 100,000 summaries). ``take_turns=False`` skips the
+    advisory lock of concurrent tickers (the tests race without it: correctness must not need it).
+    Returns a :class:`TickSummary`.
     """
     if at.tzinfo is None:
         raise ValueError("at must be timezone-aware")
+    with _one_ticker_at_a_time(store, dry_run or not take_turns):
+        return _tick(store, at, dry_run, company, progress, catch_up_after, list_documents)
+
+
+@contextmanager
+def _one_ticker_at_a_time(store: Any, dry_run: bool) -> Iterator[None]:
+    """On PostgreSQL, hold a session advisory lock while ticking, so that concurrent tickers take turns
+    instead of walking the same plan and colliding batch after batch (issue 6, item 24: 8 racing tickers
+    took 2.5-3.2x as long as one). The next ticker then finds the work done. Correctness never depends on
+    it: the event store's unique versions still decide every race. A dry run writes nothing and takes no
+    lock."""
+    if dry_run or store.engine.dialect.name != "postgresql":
+        yield
+        return
+    with store.engine.connect() as conn:
+        key = conn.execute(sa.text("SELECT hashtext('billing-tick:' || current_schema())")).scalar()
+        conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            conn.commit()
+
+
+def _tick(
+    store: Any,
+    at: datetime,
+    dry_run: bool,
+    company: str | None,
+    progress: Callable[[int, int], None] | None,
+    catch_up_after: bool,
+    list_documents: bool,
+) -> TickSummary:
     summary = TickSummary(at=at, dry_run=dry_run)
     projection_runner.run(store, registry.ALL)
     ctx = TickContext(store, at, dry_run, summary)
