@@ -12,6 +12,7 @@ from typing import Any
 from collections import defaultdict
 
 from commands.app import Store
+from commands.config import resolve
 from conftest import BILLING, ROOT, run_cli
 
 
@@ -136,3 +137,38 @@ def assert_raced_or_took_turns(results: list[dict[str, Any]], failures: list[str
     else:
         assert sum(1 for r in results if r["issued"]) == 1, [len(r["issued"]) for r in results]
         assert sum(r["conflicts_retried"] for r in results) == 0
+
+
+# ============================================================================================ CLI helpers
+def head(db_url: str) -> int:
+    """The event log's head, read through a Store opened in this process."""
+    with Store(resolve(db_url)) as s:
+        return s.head()
+
+
+def ok(db_url: str, *args: str) -> str:
+    """Run the CLI; it must succeed without a traceback. Returns stdout."""
+    r = run_cli(db_url, *args)
+    assert r.returncode == 0, f"billing {' '.join(args)} exited {r.returncode}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}"
+    assert "Traceback" not in r.stderr, r.stderr
+    return r.stdout
+
+
+def js(db_url: str, *args: str) -> Any:
+    """Run the CLI with ``--json``; it must succeed and print JSON."""
+    text = ok(db_url, *args, "--json")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise AssertionError(f"billing {' '.join(args)} --json printed no JSON ({e}):\n{text}") from None
+
+
+def rejected(db_url: str, field: str, *args: str, exit_code: int = 2) -> subprocess.CompletedProcess:
+    """Run the CLI with bad input: exit 2, ``error: <field>:`` on stderr, no traceback, nothing written."""
+    before = head(db_url)
+    r = run_cli(db_url, *args)
+    assert r.returncode == exit_code, f"billing {' '.join(args)}: expected exit {exit_code}, got {r.returncode}\n{r.stdout}\n{r.stderr}"
+    assert "Traceback" not in r.stderr + r.stdout, r.stderr
+    assert f"error: {field}:" in r.stderr, f"billing {' '.join(args)}: stderr does not name the field {field!r}:\n{r.stderr}"
+    assert head(db_url) == before, f"billing {' '.join(args)} was rejected but wrote events"
+    return r
