@@ -22,9 +22,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-## Benchmarks (not tests): contracts tick on PostgreSQL and SQLite.
+## Benchmarks (not tests): contracts tick on PostgreSQL and SQLite, CLI start-up, racing tickers.
 bench: $(STAMP)
 	$(BIN)/python bench/contracts_tick.py
+	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/racing_tickers.py
 
 clean:
 	rm -rf $(VENV) *.egg-info nycflights13.db*

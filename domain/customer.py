@@ -421,14 +421,15 @@ class Customer(BillingAggregate):
 
         See the module docstring for the rule; late arrivals roll into the first open period.
         """
+        if self.cursor is None:
+            return None
+        day = local_date(issued_at, self.timezone)
         for regime in reversed(self.regimes):
-            if regime.covers(issued_at, self.timezone):
+            if day >= regime.effective_from and (regime.ends_at is None or issued_at < regime.ends_at):  # covers()
                 break
         else:
             return None
-        period = period_containing(local_date(issued_at, self.timezone), regime.mode, regime.start_day)
-        if self.cursor is None:
-            return None
+        period = period_containing(day, regime.mode, regime.start_day)
         cursor_seq, cursor_start = self.cursor
         if regime.seq < cursor_seq or (regime.seq == cursor_seq and period.start < cursor_start):
             return self.cursor_period()
