@@ -18,9 +18,10 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python -m commands.demo --fresh --database-url sqlite:///nycflights13.db
 
-## The tests (PostgreSQL tests run when a server answers at BILLING_TEST_POSTGRES_URL; required when CI is set).
+## The tests (PostgreSQL tests run when a server answers at BILLING_TEST_POSTGRES_URL; required when CI is set),
+## on every core (pytest-xdist).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 ## Benchmarks (not tests): contracts tick on PostgreSQL and SQLite, CLI start-up, racing tickers.
 bench: $(STAMP)
