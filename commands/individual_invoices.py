@@ -12,25 +12,27 @@ from __future__ import annotations
 import gc
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError
-
-from commands.app import Store
-from commands.common import MAX_ATTEMPTS, backoff, require, retrying
+from commands.bus import UnitOfWork, handle, handler, retrying
 from commands.csvfiles import Problems, read_rows, row_error
+from commands.numbering import next_number
 from domain.base import business_time
 from domain.calendar import local_date, parse_instant
-from domain.consolidated_invoice import ConsolidatedInvoice
+from domain.consolidated_invoice import OVERDUE, PAID, ConsolidatedInvoice
 from domain.customer import Customer, PeriodRef, customer_id
 from domain.text import validate_reference
 from domain.errors import Conflict, DomainError, NotFound, ValidationError
+from domain.credit_notes import issue_credit_note
 from domain.individual_invoice import CANCELLED, IndividualInvoice, individual_invoice_id, validate_attributes
+from domain.invoice import CREDIT_NOTE
 from domain.money import AMOUNT_LIMIT, parse_amount, validate_currency
+from domain.tenancy import DEFAULT_COMPANY, validate_company
+from domain.text import validate_text
 
 #: Invoices per save: two events each (recorded + line added, or recorded + cancelled), plus the few
 #: periods opened, stays under the ~500 events a save may hold.
@@ -79,9 +81,9 @@ def make_record(
     return RecordInvoice(number, customer, at, value, currency, attrs, s == "cancelled", line)
 
 
-def record_invoice(store: Store, cmd: RecordInvoice, at: datetime) -> str:
+def record_invoice(store: Any, cmd: RecordInvoice, at: datetime, company: str = DEFAULT_COMPANY) -> str:
     """Record one invoice; returns ``"recorded"``, ``"unchanged"`` or ``"cancelled"``."""
-    counts = record_invoices(store, [cmd], at)
+    counts = record_invoices(store, [cmd], at, company=company)
     for key in ("recorded", "cancelled", "unchanged"):
         if counts[key]:
             return key
@@ -90,7 +92,7 @@ def record_invoice(store: Store, cmd: RecordInvoice, at: datetime) -> str:
 
 # ================================================================================================ validation
 def validate_against_store(
-    store: Store, cmds: Sequence[RecordInvoice], problems: Problems, at: datetime
+    store: Any, cmds: Sequence[RecordInvoice], problems: Problems, at: datetime, company: str = DEFAULT_COMPANY
 ) -> tuple[dict[str, Customer], dict[str, str]]:
     """Check ``cmds`` against what is recorded, adding every problem to ``problems``.
 
@@ -98,7 +100,7 @@ def validate_against_store(
     data) or ``"cancel"`` (recorded as issued, now given as cancelled).
     """
     refs = sorted({c.customer for c in cmds})
-    loaded = store.load_many([customer_id(r) for r in refs])
+    loaded = store.load_many([customer_id(r, company) for r in refs])
     customers = {c.reference: c for c in loaded.values()}
     seen: dict[str, RecordInvoice] = {}
     for c in cmds:
@@ -117,7 +119,7 @@ def validate_against_store(
     numbers = list(seen)
     for i in range(0, len(numbers), 2000):
         chunk = numbers[i : i + 2000]
-        found = store.load_many([individual_invoice_id(n) for n in chunk])
+        found = store.load_many([individual_invoice_id(n, company) for n in chunk])
         for inv in found.values():
             c = seen[inv.number]
             try:
@@ -133,7 +135,7 @@ def validate_against_store(
 
 
 def _check_period_totals(
-    store: Store, cmds: Sequence[RecordInvoice], customers: dict[str, Customer], existing: dict[str, str],
+    store: Any, cmds: Sequence[RecordInvoice], customers: dict[str, Customer], existing: dict[str, str],
     problems: Problems, at: datetime,
 ) -> None:
     """Every consolidation period the new invoices are routed to keeps its total within the engine's bound
@@ -172,8 +174,9 @@ def _check_period_totals(
 class _Recorder:
     """Writes validated invoices in chunks, keeping customers and recent periods in memory."""
 
-    def __init__(self, store: Store, customers: dict[str, Customer], at: datetime):
+    def __init__(self, store: Any, customers: dict[str, Customer], at: datetime, company: str):
         self.store = store
+        self.company = company
         self.customers = customers
         self.at = at
         self.periods: OrderedDict[UUID, ConsolidatedInvoice] = OrderedDict()
@@ -216,6 +219,7 @@ class _Recorder:
                     cmd.currency,
                     cmd.attributes,
                     period.id if period is not None else None,
+                    company=self.company,
                 )
                 if period is not None:
                     period.add_line(cmd.number, inv.id, cmd.issued_at, cmd.amount, cmd.attributes)
@@ -232,7 +236,7 @@ class _Recorder:
     def reload(self, chunk: Sequence[RecordInvoice]) -> None:
         """After a lost race: fresh customers, and forget cached periods."""
         refs = sorted({c.customer for c in chunk})
-        fresh = self.store.load_many([customer_id(r) for r in refs])
+        fresh = self.store.load_many([customer_id(r, self.company) for r in refs])
         for c in fresh.values():
             self.customers[c.reference] = c
         self.periods.clear()
@@ -242,28 +246,57 @@ class _StaleCustomer(Exception):
     """The routed period closed meanwhile: reload the customer and route again."""
 
 
+@dataclass(frozen=True)
+class RecordInvoices:
+    """Record invoices issued elsewhere (validated with :func:`make_record`) for ``company``. For a file
+    (``path`` given), every problem is collected and the file rejected as a whole."""
+
+    invoices: tuple[RecordInvoice, ...]
+    at: datetime
+    company: str = DEFAULT_COMPANY
+    path: str | None = None
+    problems: Problems | None = field(default=None, compare=False)
+    progress: Callable[[int], None] | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class CancelIndividualInvoice:
+    """Cancel individual invoice ``number``. One gathered into an open period leaves it; one already
+    inside an issued consolidated invoice is cancelled and credited there (a credit note of its line)."""
+
+    number: str
+    at: datetime
+    reason: str = ""
+    company: str = DEFAULT_COMPANY
+
+
 def record_invoices(
-    store: Store,
+    store: Any,
     cmds: Sequence[RecordInvoice],
     at: datetime,
     progress: Callable[[int], None] | None = None,
     path: str | None = None,
     problems: Problems | None = None,
+    company: str = DEFAULT_COMPANY,
 ) -> dict[str, int]:
-    """Record ``cmds`` (validated with :func:`make_record`) at business instant ``at``.
+    """Handle :class:`RecordInvoices`: returns counts (recorded, consolidating, cancelled, unchanged)."""
+    return handle(store, RecordInvoices(tuple(cmds), at, company, path, problems, progress))
 
-    Everything is checked before anything is written. For a file (``path`` given) every problem is
+
+@handler(RecordInvoices)
+def _record(cmd: RecordInvoices, uow: UnitOfWork) -> dict[str, int]:
+    """Everything is checked before anything is written. For a file (``path`` given) every problem is
     collected — with those already in ``problems`` — and raised as :class:`ImportRejected`; for commands
-    (``path`` None) the first problem is raised as a :class:`DomainError`. Returns counts: recorded,
-    consolidating (routed to a consolidation period), cancelled, unchanged.
-    """
-    problems = problems if problems is not None else Problems(path or "<command>")
-    customers, existing = validate_against_store(store, cmds, problems, at)
+    (``path`` None) the first problem is raised as a :class:`DomainError`."""
+    store, cmds, at, path, progress = uow.store, cmd.invoices, cmd.at, cmd.path, cmd.progress
+    company = validate_company(cmd.company)
+    problems = cmd.problems if cmd.problems is not None else Problems(path or "<command>")
+    customers, existing = validate_against_store(store, cmds, problems, at, company)
     if problems.items:
         if path is None:
-            line, field, rule = problems.items[0]
+            line, field_, rule = problems.items[0]
             cls = NotFound if rule.startswith("no customer") else Conflict
-            raise cls(field, rule)
+            raise cls(field_, rule)
         problems.raise_if_any()
     counts = {"recorded": 0, "consolidating": 0, "cancelled": 0, "unchanged": 0}
     todo: list[RecordInvoice] = []
@@ -281,16 +314,16 @@ def record_invoices(
             cancels.append(c)
         else:
             todo.append(c)
-    writer = _Recorder(store, customers, at)
+    writer = _Recorder(store, customers, at, company)
     # The commands live until the end: keep them out of the garbage collector's full collections, which
     # would re-scan hundreds of thousands of them over and over (as in the tick; unfrozen at the end).
     gc.freeze()
     try:
-        _write_all(store, writer, todo, counts, progress)
+        _write_all(store, writer, todo, counts, progress, company)
     finally:
         gc.unfreeze()
     for c in cancels:
-        if cancel_invoice(store, c.number, at, "cancelled by import"):
+        if handle(store, CancelIndividualInvoice(c.number, at, "cancelled by import", company)):
             counts["cancelled"] += 1
         if progress:
             progress(1)
@@ -298,66 +331,60 @@ def record_invoices(
 
 
 def _write_all(
-    store: Store, writer: _Recorder, todo: list[RecordInvoice], counts: dict[str, int],
-    progress: Callable[[int], None] | None,
+    store: Any, writer: _Recorder, todo: list[RecordInvoice], counts: dict[str, int],
+    progress: Callable[[int], None] | None, company: str,
 ) -> None:
     for i in range(0, len(todo), CHUNK):
         chunk = todo[i : i + CHUNK]
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                got = writer.write_chunk(chunk)
-                break
-            except (IntegrityError, _StaleCustomer):
-                if attempt == MAX_ATTEMPTS - 1:
-                    raise
-                backoff(attempt)
-                writer.reload(chunk)
-                # Another writer may have recorded some of these meanwhile: skip what now exists.
-                found = store.load_many([individual_invoice_id(c.number) for c in chunk])
-                before = len(chunk)
-                chunk = [c for c in chunk if individual_invoice_id(c.number) not in found]
-                counts["unchanged"] += before - len(chunk)
+        state = {"chunk": chunk}
+
+        def again(_error: BaseException) -> None:
+            # Another writer may have recorded some of these meanwhile: skip what now exists.
+            writer.reload(state["chunk"])
+            found = store.load_many([individual_invoice_id(c.number, company) for c in state["chunk"]])
+            before = len(state["chunk"])
+            state["chunk"] = [c for c in state["chunk"] if individual_invoice_id(c.number, company) not in found]
+            counts["unchanged"] += before - len(state["chunk"])
+
+        got = retrying(lambda: writer.write_chunk(state["chunk"]), retry_on=(_StaleCustomer,), before_retry=again)
         for k, v in got.items():
             counts[k] += v
         if progress:
-            progress(len(todo[i : i + CHUNK]))
+            progress(len(chunk))
 
 
-def cancel_invoice(store: Store, number: str, at: datetime, reason: str = "") -> bool:
-    """Cancel individual invoice ``number``; False if it already was cancelled.
+def cancel_invoice(store: Any, number: str, at: datetime, reason: str = "", company: str = DEFAULT_COMPANY) -> bool:
+    """Handle :class:`CancelIndividualInvoice`; False if it already was cancelled."""
+    return handle(store, CancelIndividualInvoice(number, at, reason, company))
 
-    A gathered invoice leaves its open consolidation period (``LineRemoved``). One already included in a
-    closed period (an issued consolidated invoice, which never changes) cannot be cancelled: raises
-    :class:`Conflict`. Raises :class:`NotFound` for an unknown number.
-    """
 
-    def attempt() -> bool:
-        inv = require(store, individual_invoice_id(number), "number", f"individual invoice {number!r}")
-        if inv.status == CANCELLED:
-            return False
-        touched: list[Any] = [inv]
-        with business_time(at):
-            pid = inv.gathered_into
-            while pid is not None:
-                period = store.get(pid)
-                if period is None:
-                    break
-                if number in period.lines:
-                    if not period.is_open:
-                        shown = period.number or f"period {period.label} of {period.customer_reference}"
-                        raise Conflict(
-                            "number",
-                            f"invoice {number} is included in consolidated invoice {shown}, which is closed; it can no longer be cancelled",
-                        )
-                    period.remove_line(number, "cancelled")
-                    touched.append(period)
-                    break
-                pid = period.removed.get(number)
-            inv.cancel(reason)
-            store.save(touched)
-        return True
-
-    return retrying(attempt)
+@handler(CancelIndividualInvoice)
+def _cancel(cmd: CancelIndividualInvoice, uow: UnitOfWork) -> bool:
+    """A gathered invoice leaves its open consolidation period (``LineRemoved``). One inside an issued
+    consolidated invoice (which never changes) is credited there: a credit note of its line, numbered in
+    the company's CN series, dated the local date of ``at`` (issue 7). Raises :class:`NotFound` for an
+    unknown number."""
+    reason = validate_text(cmd.reason, "reason")
+    inv = uow.require(individual_invoice_id(cmd.number, cmd.company), "number", f"individual invoice {cmd.number!r}")
+    if inv.status == CANCELLED:
+        return False
+    pid = inv.gathered_into
+    while pid is not None:
+        period = uow.get(pid)
+        if period is None:
+            break
+        if cmd.number in period.lines:
+            if period.is_open:
+                period.remove_line(cmd.number, "cancelled")
+            elif period.number is not None and cmd.number not in period.credited_positions and period.status in (period.ISSUED_STATUS, OVERDUE, PAID):
+                issue_date = local_date(cmd.at, period.timezone)
+                number, seq = next_number(uow, period.company, CREDIT_NOTE, issue_date, f"a credit note for {period.number}")
+                uow.add(issue_credit_note(period, [cmd.number], number=number, sequence=seq, issue_date=issue_date,
+                                          reason=reason or f"{cmd.number} cancelled"))
+            break
+        pid = period.removed.get(cmd.number)
+    inv.cancel(reason)
+    return True
 
 
 # ================================================================================================ import
@@ -387,8 +414,8 @@ def parse_invoice_rows(path: str, problems: Problems) -> list[RecordInvoice]:
 
 
 def import_invoices(
-    store: Store, path: str, at: datetime, progress: Callable[[int], None] | None = None,
-    on_total: Callable[[int], None] | None = None,
+    store: Any, path: str, at: datetime, progress: Callable[[int], None] | None = None,
+    on_total: Callable[[int], None] | None = None, company: str = DEFAULT_COMPANY,
 ) -> dict[str, int]:
     """Import the individual invoices of CSV file ``path``: validate all, then record in chunks.
 
@@ -402,5 +429,5 @@ def import_invoices(
         on_total(len(cmds))
     # Rows with format errors are already listed; the others are checked against the store too, so the
     # rejection lists every bad row at once.
-    return record_invoices(store, cmds, at, progress, path, problems)
+    return record_invoices(store, cmds, at, progress, path, problems, company)
 

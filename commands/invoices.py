@@ -1,26 +1,30 @@
-"""Commands on invoice documents (issue 3): finalize, void, credit, pay, mark sent.
+"""Commands on invoice documents (issue 3; on the bus since issue 7): finalize, void, credit, pay, mark
+sent.
 
-An invoice is named by its number (with ``company`` when two companies use the same number) or, for a
-draft, by its id. The read model locates it (brought up to date first); the decision is taken on the loaded
-aggregate, which is checked to be the one named.
+An invoice is named by its number (with its ``company``; numbers are unique per company) or, for a draft,
+by its id or the first 8 (or more) digits of it, as lists show it. The read model locates it (brought up
+to date first); the decision is taken on the loaded aggregate, which is checked to be the one named.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
 
-from commands.app import Store
-from commands.common import retrying
-from domain.base import business_time
+from commands.bus import UnitOfWork, handle, handler
+from commands.numbering import next_number
 from domain.calendar import local_date
+from domain.credit_notes import issue_credit_note
 from domain.errors import NotFound, ValidationError
-from domain.invoice import CREDIT_NOTE, INVOICE, Invoice, credit_note_id, format_number, series_key
+from domain.invoice import CREDIT_NOTE, INVOICE, Invoice
+from domain.tenancy import DEFAULT_COMPANY
 from domain.text import validate_text
-from domain.number_series import NumberSeries, series_id
 from projections import registry
 from projections import runner as projection_runner
 from projections.tables import invoices
@@ -29,147 +33,151 @@ from projections.tables import invoices
 DRAFT_PREFIX = re.compile(r"[0-9a-f]{8}[0-9a-f-]{0,28}")
 
 
-def find_invoice(store: Store, ident: str, company: str | None = None) -> Invoice:
-    """Load the invoice with number (or id) ``ident``; raises :class:`NotFound`, or
-    :class:`ValidationError` (field ``company``) when the number is ambiguous without a company."""
+def locate_invoice(store: Any, ident: str, company: str | None = DEFAULT_COMPANY) -> UUID:
+    """The id of the invoice of ``company`` with number (or id, or draft id prefix) ``ident``; raises
+    :class:`NotFound` (field ``number``), or :class:`ValidationError` for an ambiguous draft prefix. The
+    Python API may pass ``company=None``: any company's, as long as only one has that number."""
     projection_runner.run(store, registry.ALL)
+    missing = NotFound("number", f"no invoice {ident!r}" + ("" if company in (None, DEFAULT_COMPANY) else f" of company {company}"))
+    t = invoices
     try:
-        as_id: UUID | None = UUID(ident)
+        stmt = sa.select(t.c.invoice_id).where(t.c.invoice_id == str(UUID(ident)))
     except ValueError:
-        as_id = None
-    if as_id is None and DRAFT_PREFIX.fullmatch(ident.lower()):
-        # A draft as lists show it: the first 8 (or more) hex digits of its id.
-        stmt = sa.select(invoices.c.invoice_id, invoices.c.company).where(
-            invoices.c.number.is_(None), invoices.c.invoice_id.startswith(ident.lower())
-        )
-        if company:
-            stmt = stmt.where(invoices.c.company == company)
-        with store.read_engine.connect() as conn:
-            rows = conn.execute(stmt.limit(2)).all()
-        if len(rows) > 1:
-            raise ValidationError("number", f"{ident} names more than one draft; give more digits of its id")
-        as_id = UUID(rows[0].invoice_id) if rows else None
-        ident = str(as_id) if as_id else ident
-    elif as_id is None:
-        stmt = sa.select(invoices.c.invoice_id, invoices.c.company).where(invoices.c.number == ident)
-        if company:
-            stmt = stmt.where(invoices.c.company == company)
-        with store.read_engine.connect() as conn:
-            rows = conn.execute(stmt).all()
-        if len(rows) > 1:
-            raise ValidationError("company", f"{ident} exists for companies {', '.join(sorted(r.company for r in rows))}; name one with --company")
-        as_id = UUID(rows[0].invoice_id) if rows else None
-    inv = store.get(as_id) if as_id else None
-    if not isinstance(inv, Invoice) or (inv.number is not None and inv.number != ident and str(inv.id) != ident):
-        raise NotFound("number", f"no invoice {ident!r}" + (f" of company {company}" if company else ""))
+        if DRAFT_PREFIX.fullmatch(ident.lower()):
+            stmt = sa.select(t.c.invoice_id).where(t.c.number.is_(None), t.c.invoice_id.startswith(ident.lower()))
+        else:
+            stmt = sa.select(t.c.invoice_id).where(t.c.number == ident)
+    stmt = stmt.where(t.c.kind.in_([INVOICE, CREDIT_NOTE])).add_columns(t.c.company)
+    if company is not None:
+        stmt = stmt.where(t.c.company == company)
+    with store.read_engine.connect() as conn:
+        rows = conn.execute(stmt.limit(10)).all()
+    if len({r.company for r in rows}) > 1:
+        raise ValidationError("company", f"{ident} exists for companies {', '.join(sorted({r.company for r in rows}))}; name one with --company")
+    if len(rows) > 1:
+        raise ValidationError("number", f"{ident} names more than one draft; give more digits of its id")
+    if not rows:
+        raise missing
+    return UUID(rows[0].invoice_id)
+
+
+def find_invoice(store: Any, ident: str, company: str | None = None) -> Invoice:
+    """Load the invoice named ``ident`` of ``company`` (see :func:`locate_invoice`)."""
+    inv = store.get(locate_invoice(store, ident, company))
+    if not isinstance(inv, Invoice):
+        raise NotFound("number", f"no invoice {ident!r}")
     return inv
 
 
-def _series(store: Store, key: str) -> NumberSeries:
-    s = store.get(series_id(key))
-    return s if s is not None else NumberSeries.start(key)
+@dataclass(frozen=True)
+class _OnInvoice:
+    ident: str
+    at: datetime
+    company: str | None = DEFAULT_COMPANY
 
 
-def finalize_invoice(store: Store, ident: str, at: datetime, company: str | None = None) -> Invoice:
-    """DRAFT → ISSUED at ``at``: dated the local date of ``at`` in the customer's zone (the day it is issued;
-    its run date stays on it as the service period), due that date + payment terms, numbered with the next
-    number of the company's INV series of that year. Raises :class:`Conflict` for a date before the series'
-    last number's (numbers and dates run the same way)."""
-
-    def attempt() -> Invoice:
-        inv = find_invoice(store, ident, company)
-        issue_date = local_date(at, inv.timezone)
-        with business_time(at):
-            series = _series(store, series_key(inv.company, INVOICE, issue_date.year))
-            seq = series.next(issue_date, f"invoice {inv.id}")
-            inv.issue(format_number(INVOICE, issue_date.year, seq), seq, issue_date)
-            series.flush()
-            store.save([series, inv])
-        return inv
-
-    return retrying(attempt)
+@dataclass(frozen=True)
+class FinalizeInvoice(_OnInvoice):
+    """DRAFT → ISSUED at ``at``: dated the local date of ``at`` in the customer's zone (the day it is
+    issued; its run date stays the service period), due that date + payment terms, numbered with the next
+    number of the company's INV series of that year."""
 
 
-def void_invoice(store: Store, ident: str, at: datetime, reason: str = "", company: str | None = None) -> Invoice:
+@dataclass(frozen=True)
+class VoidInvoice(_OnInvoice):
     """ISSUED/OVERDUE → VOID (no payment, no credit note)."""
 
-    def attempt() -> Invoice:
-        inv = find_invoice(store, ident, company)
-        with business_time(at):
-            inv.void(reason)
-            store.save([inv])
-        return inv
-
-    return retrying(attempt)
+    reason: str = ""
 
 
-def pay_invoice(store: Store, ident: str, at: datetime, amount: str | None = None, reference: str = "",
+@dataclass(frozen=True)
+class PayInvoice(_OnInvoice):
+    """Record a payment of ``amount`` (None: the open balance)."""
+
+    amount: str | Decimal | None = None
+    reference: str = ""
+
+
+@dataclass(frozen=True)
+class CreditInvoice(_OnInvoice):
+    """Issue a credit note for the lines ``positions`` (None: every line not credited yet)."""
+
+    positions: tuple[int, ...] | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class MarkSent(_OnInvoice):
+    """Record that an invoice of the outbox was sent."""
+
+    channel: str = ""
+
+
+def _load(cmd: _OnInvoice, uow: UnitOfWork) -> Invoice:
+    return uow.require(locate_invoice(uow.store, cmd.ident, cmd.company), "number", f"invoice {cmd.ident!r}", Invoice)
+
+
+@handler(FinalizeInvoice)
+def _finalize(cmd: FinalizeInvoice, uow: UnitOfWork) -> Invoice:
+    inv = _load(cmd, uow)
+    issue_date = local_date(cmd.at, inv.timezone)
+    if inv.status == "DRAFT":
+        number, seq = next_number(uow, inv.company, INVOICE, issue_date, f"invoice {inv.id}")
+    else:
+        number, seq = "", 0
+    inv.issue(number, seq, issue_date)
+    return inv
+
+
+@handler(VoidInvoice)
+def _void(cmd: VoidInvoice, uow: UnitOfWork) -> Invoice:
+    inv = _load(cmd, uow)
+    inv.void(cmd.reason)
+    return inv
+
+
+@handler(PayInvoice)
+def _pay(cmd: PayInvoice, uow: UnitOfWork) -> Invoice:
+    inv = _load(cmd, uow)
+    inv.record_payment(cmd.amount, cmd.reference)
+    return inv
+
+
+@handler(CreditInvoice)
+def _credit(cmd: CreditInvoice, uow: UnitOfWork) -> Invoice:
+    reason = validate_text(cmd.reason, "reason")
+    inv = _load(cmd, uow)
+    inv.credit_lines(list(cmd.positions) if cmd.positions is not None else None)  # check before numbering
+    issue_date = local_date(cmd.at, inv.timezone)
+    number, seq = next_number(uow, inv.company, CREDIT_NOTE, issue_date, f"a credit note for {inv.number}")
+    return uow.add(issue_credit_note(inv, list(cmd.positions) if cmd.positions is not None else None,
+                                     number=number, sequence=seq, issue_date=issue_date, reason=reason))
+
+
+@handler(MarkSent)
+def _mark_sent(cmd: MarkSent, uow: UnitOfWork) -> bool:
+    return _load(cmd, uow).mark_sent(cmd.channel)
+
+
+# ------------------------------------------------------------------------------------ the Python API
+def finalize_invoice(store: Any, ident: str, at: datetime, company: str | None = None) -> Invoice:
+    return handle(store, FinalizeInvoice(ident, at, company))
+
+
+def void_invoice(store: Any, ident: str, at: datetime, reason: str = "", company: str | None = None) -> Invoice:
+    return handle(store, VoidInvoice(ident, at, company, reason))
+
+
+def pay_invoice(store: Any, ident: str, at: datetime, amount: str | None = None, reference: str = "",
                 company: str | None = None) -> Invoice:
-    """Record a payment (default: the open balance)."""
-
-    def attempt() -> Invoice:
-        inv = find_invoice(store, ident, company)
-        with business_time(at):
-            inv.record_payment(amount, reference)
-            store.save([inv])
-        return inv
-
-    return retrying(attempt)
+    return handle(store, PayInvoice(ident, at, company, amount, reference))
 
 
-def credit_invoice(store: Store, ident: str, at: datetime, positions: list[int] | None = None, reason: str = "",
+def credit_invoice(store: Any, ident: str, at: datetime, positions: list[int] | None = None, reason: str = "",
                    company: str | None = None) -> Invoice:
-    """Issue a credit note for invoice ``ident`` (all its lines, or ``positions``): its own CN number,
-    issue date = the local date of ``at`` in the customer's zone, referencing the original. Returns the
-    credit note."""
-
-    reason = validate_text(reason, "reason")
-
-    def attempt() -> Invoice:
-        inv = find_invoice(store, ident, company)
-        lines = inv.credit_lines(positions)
-        issue_date = local_date(at, inv.timezone)
-        built = lines
-        totals = inv.credit_note_totals(lines)
-        with business_time(at):
-            series = _series(store, series_key(inv.company, CREDIT_NOTE, issue_date.year))
-            seq = series.next(issue_date, f"a credit note for {inv.number}")
-            note = Invoice.create(
-                credit_note_id(inv.id, len(inv.credit_notes) + 1),
-                kind=CREDIT_NOTE,
-                company=inv.company,
-                customer_id=inv.customer_id,
-                customer_reference=inv.customer_reference,
-                source=f"credit:{inv.number}",
-                currency=inv.currency,
-                timezone=inv.timezone,
-                lines=built,
-                totals=totals,
-                issue_date=issue_date,
-                payment_terms_days=0,
-                period_start=inv.period_start,
-                period_end=inv.period_end,
-                references=inv.number,
-                reason=reason,
-                number=format_number(CREDIT_NOTE, issue_date.year, seq),
-                sequence=seq,
-            )
-            inv.record_credit(note, [ln["position"] for ln in lines])
-            series.flush()
-            store.save([series, note, inv])
-        return note
-
-    return retrying(attempt)
+    """Issue a credit note for invoice ``ident``; returns the credit note."""
+    return handle(store, CreditInvoice(ident, at, company, tuple(positions) if positions is not None else None, reason))
 
 
-def mark_sent(store: Store, ident: str, at: datetime, channel: str = "", company: str | None = None) -> bool:
-    """Record that an issued invoice was sent (takes it out of the outbox); False if it already was."""
-
-    def attempt() -> bool:
-        inv = find_invoice(store, ident, company)
-        with business_time(at):
-            changed = inv.mark_sent(channel)
-            store.save([inv])
-        return changed
-
-    return retrying(attempt)
+def mark_sent(store: Any, ident: str, at: datetime, channel: str = "", company: str | None = None) -> bool:
+    return handle(store, MarkSent(ident, at, company, channel))

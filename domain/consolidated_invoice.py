@@ -5,8 +5,10 @@ Consistency boundary (DESIGN.md): the invoice *gathers* its lines while its peri
 big airline (over a thousand flights) therefore never needs one save that touches a thousand aggregates.
 
 Lifecycle: OPEN (gathering) → CLOSED. A closed period with lines (and a total above zero) is an issued
-invoice: PENDING → PAID, or PENDING → OVERDUE (the tick, once its due date has passed) → PAID. A closed
-period without lines issues nothing (never a 0.00 invoice).
+invoice, which lives the one document lifecycle (:class:`domain.document.Document`): PENDING (its issued
+state) → PAID, or PENDING → OVERDUE (the tick, once its due date has passed) → PAID; credit notes credit
+its lines (one per recorded individual invoice; the amounts as recorded, without tax of their own). A
+closed period without lines issues nothing (never a 0.00 invoice).
 
 Identity: ``derive_id("consolidated", customer id, regime, period start)`` (:class:`PeriodRef`).
 Numbers: ``CONS-<label>-<seq>`` with the label of the period's start (``CONS-2026-W04-001``,
@@ -21,28 +23,32 @@ from uuid import UUID
 
 from domain.base import BillingAggregate
 from domain.calendar import local_date, start_of_day
+from domain.document import CONSOLIDATED, OVERDUE, PAID, Document, LifecycleEvents, lifecycle_event  # noqa: F401
 from domain.errors import Conflict
+from domain.lines import InvoiceLine, TaxAmount
 from domain.money import check_amount
-from domain.payments import record_payment
+from domain.number_formats import CONSOLIDATED_FORMAT, DEFAULT_FORMATS, NumberFormat
+from domain.tenancy import DEFAULT_COMPANY
 
 OPEN = "OPEN"
 CLOSED = "CLOSED"
 PENDING = "PENDING"
-OVERDUE = "OVERDUE"
-PAID = "PAID"
+#: The tax "rate" of a consolidated line: its amount is the individual invoice's, as recorded.
+AS_RECORDED = "as recorded"
 
 
-def series_key(label: str) -> str:
-    """The number series of consolidated invoices of period label ``label``: ``CONS-2026-W04``."""
-    return f"CONS-{label}"
+def series_key(label: str, company: str = DEFAULT_COMPANY) -> str:
+    """The number series of ``company``'s consolidated invoices of period label ``label``:
+    ``CONS-2026-W04`` (the default company), ``CONS:ACME:2026-W04``."""
+    return f"CONS-{label}" if company == DEFAULT_COMPANY else f"CONS:{company}:{label}"
 
 
-def format_number(label: str, seq: int) -> str:
-    """``CONS-<label>-<seq, at least 3 digits>`` (issue 2)."""
-    return f"CONS-{label}-{seq:03d}"
+def format_number(label: str, seq: int, fmt: NumberFormat = DEFAULT_FORMATS[CONSOLIDATED_FORMAT]) -> str:
+    """``CONS-<label>-<seq, at least 3 digits>`` by default (issue 2); the company's format otherwise."""
+    return fmt.period_number(label, seq)
 
 
-class ConsolidatedInvoice(BillingAggregate):
+class ConsolidatedInvoice(Document, BillingAggregate):
     """A customer's consolidation period and the invoice issued for it (see the module docstring).
 
     ``lines`` maps each gathered individual invoice number to ``(invoice id, issued_at, local date,
@@ -53,6 +59,8 @@ class ConsolidatedInvoice(BillingAggregate):
 
     class Created(BillingAggregate.Created):
         TOPIC = "billing:ConsolidatedInvoice.Created"
+        class_version = 2
+        company: str
         customer_id: UUID
         customer_reference: str
         regime: int
@@ -62,6 +70,10 @@ class ConsolidatedInvoice(BillingAggregate):
         period_end: date
         timezone: str
         currency: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["company"] = DEFAULT_COMPANY
 
     class LineAdded(BillingAggregate.Event):
         TOPIC = "billing:ConsolidatedInvoice.LineAdded"
@@ -104,6 +116,12 @@ class ConsolidatedInvoice(BillingAggregate):
 
     class InvoiceIssued(BillingAggregate.Event):
         TOPIC = "billing:ConsolidatedInvoice.InvoiceIssued"
+        class_version = 2
+        company: str
+        customer_id: UUID | None
+        customer_reference: str | None
+        period_start: date | None
+        period_end: date | None
         number: str
         sequence: int
         issue_date: date
@@ -115,6 +133,11 @@ class ConsolidatedInvoice(BillingAggregate):
         currency: str
         summary: dict
 
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            # Version 1 named none of these (the customer and period are on the Created event).
+            state.update(company=DEFAULT_COMPANY, customer_id=None, customer_reference=None, period_start=None, period_end=None)
+
         def apply(self, inv: ConsolidatedInvoice) -> None:
             inv.number = self.number
             inv.issue_date = self.issue_date
@@ -124,31 +147,17 @@ class ConsolidatedInvoice(BillingAggregate):
             inv.count = self.count
             inv.status = PENDING
 
-    class MarkedOverdue(BillingAggregate.Event):
-        TOPIC = "billing:ConsolidatedInvoice.MarkedOverdue"
-        overdue_at: datetime
+    MarkedOverdue = lifecycle_event(LifecycleEvents.MarkedOverdue, "billing:ConsolidatedInvoice.MarkedOverdue")
+    PaymentRecorded = lifecycle_event(LifecycleEvents.PaymentRecorded, "billing:ConsolidatedInvoice.PaymentRecorded")
+    Paid = lifecycle_event(LifecycleEvents.Paid, "billing:ConsolidatedInvoice.Paid")
+    Credited = lifecycle_event(LifecycleEvents.Credited, "billing:ConsolidatedInvoice.Credited")
 
-        def apply(self, inv: ConsolidatedInvoice) -> None:
-            inv.status = OVERDUE
-
-    class PaymentRecorded(BillingAggregate.Event):
-        TOPIC = "billing:ConsolidatedInvoice.PaymentRecorded"
-        amount: Decimal
-        reference: str
-        paid_total: Decimal
-        balance: Decimal
-
-        def apply(self, inv: ConsolidatedInvoice) -> None:
-            inv.paid = self.paid_total
-
-    class Paid(BillingAggregate.Event):
-        TOPIC = "billing:ConsolidatedInvoice.Paid"
-
-        def apply(self, inv: ConsolidatedInvoice) -> None:
-            inv.status = PAID
+    kind = CONSOLIDATED
+    ISSUED_STATUS = PENDING
 
     def __init__(
         self,
+        company: str,
         customer_id: UUID,
         customer_reference: str,
         regime: int,
@@ -159,6 +168,7 @@ class ConsolidatedInvoice(BillingAggregate):
         timezone: str,
         currency: str,
     ):
+        self.company = company
         self.customer_id = customer_id
         self.customer_reference = customer_reference
         self.regime = regime
@@ -180,7 +190,7 @@ class ConsolidatedInvoice(BillingAggregate):
         self.overdue_at: datetime | None = None
         self.total = Decimal(0)
         self.count = 0
-        self.paid = Decimal(0)
+        self._init_document()
 
     def describe(self) -> str:
         if self.number:
@@ -193,6 +203,7 @@ class ConsolidatedInvoice(BillingAggregate):
         return cls._create_with_id(
             cls.Created,
             ref.consolidated_invoice_id,
+            company=customer.company,
             customer_id=customer.id,
             customer_reference=customer.reference,
             regime=ref.regime,
@@ -267,7 +278,10 @@ class ConsolidatedInvoice(BillingAggregate):
         assert self.closed_at is not None
         return local_date(self.closed_at, self.timezone)
 
-    def issue(self, label_seq: int, payment_terms_days: int, summary_attributes: list[str], issue_date: date | None = None) -> None:
+    def issue(
+        self, label_seq: int, payment_terms_days: int, summary_attributes: list[str], issue_date: date | None = None,
+        number_format: NumberFormat = DEFAULT_FORMATS[CONSOLIDATED_FORMAT],
+    ) -> None:
         """Issue the closed period's invoice number ``CONS-<label>-<label_seq>``.
 
         Issue date: :attr:`natural_issue_date`, or the later ``issue_date`` the number series gives
@@ -283,7 +297,12 @@ class ConsolidatedInvoice(BillingAggregate):
             summary[attr] = sorted(values)
         self.trigger_event(
             self.InvoiceIssued,
-            number=format_number(self.label, label_seq),
+            company=self.company,
+            customer_id=self.customer_id,
+            customer_reference=self.customer_reference,
+            period_start=self.period_start,
+            period_end=self.period_end,
+            number=format_number(self.label, label_seq, number_format),
             sequence=label_seq,
             issue_date=issue_date,
             due_date=due_date,
@@ -295,25 +314,23 @@ class ConsolidatedInvoice(BillingAggregate):
             summary=summary,
         )
 
-    def mark_overdue(self, at: datetime) -> bool:
-        """Mark a PENDING invoice OVERDUE if ``at`` is past its due date; returns whether it did."""
-        if self.status != PENDING or self.overdue_at is None or at < self.overdue_at:
-            return False
-        self.trigger_event(self.MarkedOverdue, overdue_at=self.overdue_at)
-        return True
-
+    # ------------------------------------------------------------------------------------- as a document
     @property
-    def balance(self) -> Decimal:
-        return self.total - self.paid
+    def gross(self) -> Decimal:
+        """The invoice's amount: the sum of its lines (each an individual invoice's amount as recorded)."""
+        return self.total
 
-    def record_payment(self, amount: Decimal | str | None = None, reference: str = "") -> None:
-        """Record a payment of ``amount`` (default: the open balance; the invoice's currency, at most its
-        balance); PAID when settled (:func:`domain.payments.record_payment`).
+    def document_lines(self) -> dict[str, InvoiceLine]:
+        """The lines by individual invoice number, in (issued_at, number) order."""
+        ordered = sorted(self.lines.items(), key=lambda kv: (kv[1][1], kv[0]))
+        return {
+            number: InvoiceLine(i, f"{number} ({day.isoformat()})", Decimal(1), amount, amount, AS_RECORDED, Decimal(0), attrs)
+            for i, (number, (_iid, _at, day, amount, attrs)) in enumerate(ordered, start=1)
+        }
 
-        Raises :class:`Conflict` unless the invoice is PENDING or OVERDUE, :class:`ValidationError` for an
-        amount that is not positive, has too many decimals, or exceeds the open balance.
-        """
-        if self.status not in (PENDING, OVERDUE):
-            what = "is already paid" if self.status == PAID else "is not issued"
-            raise Conflict("number", f"{self.number or self.label} {what}; no payment can be recorded")
-        record_payment(self, amount, reference)
+    def tax_amounts(self) -> tuple[TaxAmount, ...]:
+        return (TaxAmount(AS_RECORDED, Decimal(0), self.total, Decimal(0)),)
+
+    def void(self, reason: str = "") -> None:
+        """A consolidated invoice is corrected by credit notes, never voided (its lines stay billed)."""
+        raise Conflict("number", f"{self._name()} is a consolidated invoice: correct it with a credit note, it cannot be voided")

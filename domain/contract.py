@@ -22,13 +22,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID
 
-from domain.base import BillingAggregate, derive_id
+from domain.base import BillingAggregate
 from domain.calendar import start_of_day
 from domain.errors import Conflict, ValidationError
 from domain.attributes import validate_attributes
 from domain.money import QUANTITY_LIMIT, parse_amount, parse_decimal, validate_currency
 from domain.schedules import next_run_after, validate_interval
-from domain.tax import tax_rate
+from domain.tax import TaxRate, tax_rate
+from domain.tenancy import DEFAULT_COMPANY, scoped_id
 from domain.text import MAX_DESCRIPTION, validate_name, validate_reference, validate_text
 
 #: Highest position number of a contract.
@@ -39,9 +40,9 @@ SKIPPED = "SKIPPED"
 FAILED = "FAILED"
 
 
-def contract_id(reference: str) -> UUID:
-    """The derived id of contract ``reference``."""
-    return derive_id("contract", reference)
+def contract_id(reference: str, company: str = DEFAULT_COMPANY) -> UUID:
+    """The derived id of contract ``reference`` of ``company`` (:func:`domain.tenancy.scoped_id`)."""
+    return scoped_id("contract", company, reference)
 
 
 def make_position(
@@ -49,7 +50,7 @@ def make_position(
     description: str,
     quantity: str | Decimal,
     unit_price: str | Decimal,
-    tax: str | int | Decimal,
+    tax: str | int | Decimal | TaxRate,
     currency: str,
     discountable: bool = True,
     attributes: dict | None = None,
@@ -74,7 +75,7 @@ def make_position(
     if exponent < -4 and qty != qty.quantize(Decimal("0.0001")):
         raise ValidationError("quantity", f"{quantity} has more than 4 decimals")
     price = parse_amount(unit_price, currency, "unit_price")
-    rate = tax_rate(tax)
+    rate = tax if isinstance(tax, TaxRate) else tax_rate(tax)
     attrs = validate_attributes(attributes)
     return {
         "position": number,
@@ -293,7 +294,7 @@ class Contract(BillingAggregate):
         ordered = sorted(positions, key=lambda p: p["position"])
         return cls._create_with_id(
             cls.Created,
-            contract_id(reference),
+            contract_id(reference, company),
             reference=reference,
             company=company,
             customer_id=customer_id,

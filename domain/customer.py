@@ -27,14 +27,15 @@ from domain.calendar import local_date, start_of_day, validate_timezone
 from domain.errors import Conflict, ValidationError
 from domain.money import validate_currency
 from domain.periods import BillingPeriod, period_containing, period_starting, validate_mode_and_start_day
+from domain.tenancy import DEFAULT_COMPANY, scoped_id, validate_company
 from domain.text import validate_name, validate_reference
 
 DEFAULT_PAYMENT_TERMS_DAYS = 30
 
 
-def customer_id(reference: str) -> UUID:
-    """The derived id of the customer with external key ``reference``."""
-    return derive_id("customer", reference)
+def customer_id(reference: str, company: str = DEFAULT_COMPANY) -> UUID:
+    """The derived id of customer ``reference`` of ``company`` (:func:`domain.tenancy.scoped_id`)."""
+    return scoped_id("customer", company, reference)
 
 
 def validate_payment_terms(days: int) -> int:
@@ -94,6 +95,8 @@ class Customer(BillingAggregate):
 
     class Created(BillingAggregate.Created):
         TOPIC = "billing:Customer.Created"
+        class_version = 2
+        company: str
         reference: str
         name: str
         timezone: str
@@ -101,6 +104,10 @@ class Customer(BillingAggregate):
         payment_terms_days: int
         approved: bool
         summary_attributes: list
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["company"] = DEFAULT_COMPANY
 
     class Updated(BillingAggregate.Event):
         """Some of name, payment_terms_days, summary_attributes changed (``changes`` holds the new values)."""
@@ -172,6 +179,7 @@ class Customer(BillingAggregate):
 
     def __init__(
         self,
+        company: str,
         reference: str,
         name: str,
         timezone: str,
@@ -180,6 +188,7 @@ class Customer(BillingAggregate):
         approved: bool,
         summary_attributes: list,
     ):
+        self.company = company
         self.reference = reference
         self.name = name
         self.timezone = timezone
@@ -191,7 +200,7 @@ class Customer(BillingAggregate):
         self.cursor: tuple[int, date] | None = None
 
     def describe(self) -> str:
-        return f"customer {self.reference}"
+        return f"customer {self.reference}" + ("" if self.company == DEFAULT_COMPANY else f" of {self.company}")
 
     # ----------------------------------------------------------------------------------------- creation
     @classmethod
@@ -204,12 +213,14 @@ class Customer(BillingAggregate):
         payment_terms_days: int = DEFAULT_PAYMENT_TERMS_DAYS,
         approved: bool = False,
         summary_attributes: list[str] | tuple[str, ...] = (),
+        company: str = DEFAULT_COMPANY,
     ) -> Customer:
         """Register a new customer; validates every field first.
 
         Raises :class:`ValidationError` for an empty reference or name, an unknown IANA zone or ISO 4217
         currency, or payment terms outside 0–365 days.
         """
+        validate_company(company)
         validate_reference(reference)
         name = validate_name(name)
         validate_timezone(timezone)
@@ -218,7 +229,8 @@ class Customer(BillingAggregate):
         attrs = validate_summary_attributes(summary_attributes)
         return cls._create_with_id(
             cls.Created,
-            customer_id(reference),
+            customer_id(reference, company),
+            company=company,
             reference=reference,
             name=name,
             timezone=timezone,

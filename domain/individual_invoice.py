@@ -12,17 +12,18 @@ from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID
 
-from domain.base import BillingAggregate, derive_id
+from domain.base import BillingAggregate
 from domain.attributes import validate_attributes  # noqa: F401 - re-exported
 from domain.errors import Conflict
+from domain.tenancy import DEFAULT_COMPANY, scoped_id
 
 ISSUED = "ISSUED"
 CANCELLED = "CANCELLED"
 
 
-def individual_invoice_id(number: str) -> UUID:
-    """The derived id of the individual invoice with external number ``number``."""
-    return derive_id("individual-invoice", number)
+def individual_invoice_id(number: str, company: str = DEFAULT_COMPANY) -> UUID:
+    """The derived id of the individual invoice with external number ``number`` of ``company``."""
+    return scoped_id("individual-invoice", company, number)
 
 
 class IndividualInvoice(BillingAggregate):
@@ -33,6 +34,8 @@ class IndividualInvoice(BillingAggregate):
 
     class Created(BillingAggregate.Created):
         TOPIC = "billing:IndividualInvoice.Created"
+        class_version = 2
+        company: str
         number: str
         customer_id: UUID
         customer_reference: str
@@ -43,6 +46,10 @@ class IndividualInvoice(BillingAggregate):
         attributes: dict
         gathered_into: UUID | None
 
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["company"] = DEFAULT_COMPANY
+
     class Cancelled(BillingAggregate.Event):
         TOPIC = "billing:IndividualInvoice.Cancelled"
         reason: str
@@ -52,6 +59,7 @@ class IndividualInvoice(BillingAggregate):
 
     def __init__(
         self,
+        company: str,
         number: str,
         customer_id: UUID,
         customer_reference: str,
@@ -62,6 +70,7 @@ class IndividualInvoice(BillingAggregate):
         attributes: dict,
         gathered_into: UUID | None,
     ):
+        self.company = company
         self.number = number
         self.issued_on = issued_on
         self.customer_id = customer_id
@@ -88,12 +97,14 @@ class IndividualInvoice(BillingAggregate):
         currency: str,
         attributes: dict,
         gathered_into: UUID | None,
+        company: str = DEFAULT_COMPANY,
     ) -> IndividualInvoice:
         """Record a validated invoice; ``issued_on`` is the local date of ``issued_at`` in the customer's
         zone, ``gathered_into`` the consolidated invoice it is routed to (None: it stays individual)."""
         return cls._create_with_id(
             cls.Created,
-            individual_invoice_id(number),
+            individual_invoice_id(number, company),
+            company=company,
             number=number,
             customer_id=customer_id,
             customer_reference=customer_reference,

@@ -26,7 +26,7 @@ def _json_safe(attrs: dict) -> dict:
 
 # =========================================================================================== customers
 customers_projection = Projection(
-    "customers", [customers], description="one row per customer: settings, consolidation, next period close"
+    "customers", [customers], description="one row per customer: settings, consolidation, next period close", version=2
 )
 C = "billing:Customer."
 
@@ -37,6 +37,7 @@ def _customer_created(e: Any, w: Writer) -> None:
         customers,
         {
             "customer_id": str(e.originator_id),
+            "company": e.company,
             "reference": e.reference,
             "name": e.name,
             "timezone": e.timezone,
@@ -101,6 +102,7 @@ individual_invoices_projection = Projection(
     "individual_invoices",
     [individual_invoices],
     description="one row per recorded individual invoice, with the consolidated invoice that includes it",
+    version=2,
 )
 I = "billing:IndividualInvoice."
 K = "billing:ConsolidatedInvoice."
@@ -112,6 +114,7 @@ def _individual_recorded(e: Any, w: Writer) -> None:
         individual_invoices,
         {
             "invoice_id": str(e.originator_id),
+            "company": e.company,
             "number": e.number,
             "customer_id": str(e.customer_id),
             "customer_reference": e.customer_reference,
@@ -135,7 +138,9 @@ def _individual_cancelled(e: Any, w: Writer) -> None:
 
 @individual_invoices_projection.on(K + "LineRemoved")
 def _individual_line_removed(e: Any, w: Writer) -> None:
-    w.update(individual_invoices, {"number": e.number}, {"consolidated_invoice_id": _sid(e.moved_to)})
+    # (number, period) names one invoice: a period belongs to one customer, so to one company.
+    w.update(individual_invoices, {"number": e.number, "consolidated_invoice_id": str(e.originator_id)},
+             {"consolidated_invoice_id": _sid(e.moved_to)})
 
 
 @individual_invoices_projection.on(K + "InvoiceIssued")
@@ -152,6 +157,7 @@ consolidated_projection = Projection(
     "consolidated_invoices",
     [consolidated_invoices, consolidated_invoice_lines],
     description="one row per consolidation period (OPEN, CLOSED, or an issued invoice) and one per line",
+    version=2,
 )
 
 
@@ -161,6 +167,7 @@ def _period_opened(e: Any, w: Writer) -> None:
         consolidated_invoices,
         {
             "consolidated_invoice_id": str(e.originator_id),
+            "company": e.company,
             "number": None,
             "customer_id": str(e.customer_id),
             "customer_reference": e.customer_reference,
@@ -175,6 +182,7 @@ def _period_opened(e: Any, w: Writer) -> None:
             "count": None,
             "total": None,
             "paid": None,
+            "credited": None,
             "closed_at": None,
             "issue_date": None,
             "due_date": None,
@@ -230,6 +238,7 @@ def _invoice_issued(e: Any, w: Writer) -> None:
             "count": e.count,
             "total": e.total,
             "paid": Decimal(0),
+            "credited": Decimal(0),
             "summary": e.summary,
         },
     )
@@ -248,3 +257,11 @@ def _payment_recorded(e: Any, w: Writer) -> None:
 @consolidated_projection.on(K + "Paid")
 def _paid(e: Any, w: Writer) -> None:
     w.update(consolidated_invoices, {"consolidated_invoice_id": str(e.originator_id)}, {"status": "PAID"})
+
+
+@consolidated_projection.on(K + "Credited")
+def _credited(e: Any, w: Writer) -> None:
+    values: dict[str, Any] = {"credited": e.credited_total}
+    if e.fully:
+        values["status"] = "CREDITED"
+    w.update(consolidated_invoices, {"consolidated_invoice_id": str(e.originator_id)}, values)

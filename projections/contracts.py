@@ -1,22 +1,13 @@
-"""Read models of issue 3: contracts, their positions and run history; invoices, their lines and tax
-breakdown; the outbox of invoices to send."""
+"""Read models of issue 3: contracts, their positions and run history (the documents are in
+:mod:`projections.documents`)."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from projections.runner import Projection
 from projections.writer import Writer
-from projections.tables import (
-    contract_positions,
-    contract_runs,
-    contracts,
-    invoice_lines,
-    invoice_taxes,
-    invoices,
-    outbox,
-)
+from projections.tables import contract_positions, contract_runs, contracts
 
 CT = "billing:Contract."
 IV = "billing:Invoice."
@@ -153,126 +144,3 @@ def _run_recorded(e: Any, w: Writer) -> None:
             {"contract_id": cid},
             {"last_run_date": e.run_date, "next_run_date": e.next_run_date, "updated_at": e.timestamp},
         )
-
-
-# =========================================================================================== invoices
-invoices_projection = Projection(
-    "invoices",
-    [invoices, invoice_lines, invoice_taxes, outbox],
-    description="invoice documents and credit notes, their lines and tax breakdown, and the outbox",
-    version=2,
-)
-
-
-@invoices_projection.on(IV + "Created")
-def _invoice_created(e: Any, w: Writer) -> None:
-    iid = str(e.originator_id)
-    w.insert(
-        invoices,
-        {
-            "invoice_id": iid,
-            "number": e.number,
-            "sequence": e.sequence,
-            "kind": e.kind,
-            "status": "DRAFT" if e.number is None else "ISSUED",
-            "company": e.company,
-            "customer_id": str(e.customer_id),
-            "customer_reference": e.customer_reference,
-            "source": e.source,
-            "currency": e.currency,
-            "net": e.net,
-            "tax": e.tax,
-            "gross": e.gross,
-            "paid": Decimal(0),
-            "credited": Decimal(0),
-            "issue_date": e.issue_date,
-            "due_date": e.due_date,
-            "payment_terms_days": e.payment_terms_days,
-            "period_start": e.period_start,
-            "period_end": e.period_end,
-            "references_number": e.references,
-            "reason": e.reason,
-            "auto_send": e.auto_send,
-            "created_at": e.timestamp,
-        },
-    )
-    for i, line in enumerate(e.lines, start=1):
-        w.insert(
-            invoice_lines,
-            {
-                "invoice_id": iid,
-                "line": i,
-                "position": line["position"],
-                "description": line["description"],
-                "quantity": line["quantity"],
-                "unit_price": line["unit_price"],
-                "net": line["net"],
-                "tax_rate": line["tax_rate"],
-                "tax_percent": line["tax_percent"],
-                "attributes": line["attributes"],
-            },
-        )
-    for t in e.tax_breakdown:
-        w.insert(
-            invoice_taxes,
-            {"invoice_id": iid, "tax_rate": t["name"], "tax_percent": t["percent"], "base": t["base"], "tax": t["tax"]},
-        )
-    if e.number is not None and e.auto_send:
-        _queue(w, iid, e.number, e.company, e.customer_reference, e.timestamp)
-
-
-def _queue(w: Writer, iid: str, number: str, company: str, customer: str, at: Any) -> None:
-    w.insert(
-        outbox,
-        {"invoice_id": iid, "number": number, "company": company, "customer_reference": customer, "queued_at": at, "sent_at": None},
-    )
-
-
-@invoices_projection.on(IV + "Issued")
-def _invoice_issued(e: Any, w: Writer) -> None:
-    iid = str(e.originator_id)
-    values: dict[str, Any] = {"number": e.number, "sequence": e.sequence, "status": "ISSUED"}
-    if e.issue_date is not None:
-        values.update(issue_date=e.issue_date, due_date=e.due_date)
-    w.update(invoices, {"invoice_id": iid}, values)
-    row = w.query(
-        invoices.select()
-        .with_only_columns(invoices.c.company, invoices.c.customer_reference, invoices.c.auto_send)
-        .where(invoices.c.invoice_id == iid)
-    ).first()
-    if row is not None and row.auto_send:
-        _queue(w, iid, e.number, row.company, row.customer_reference, e.timestamp)
-
-
-@invoices_projection.on(IV + "MarkedOverdue")
-def _invoice_overdue(e: Any, w: Writer) -> None:
-    w.update(invoices, {"invoice_id": str(e.originator_id)}, {"status": "OVERDUE"})
-
-
-@invoices_projection.on(IV + "PaymentRecorded")
-def _invoice_payment(e: Any, w: Writer) -> None:
-    w.update(invoices, {"invoice_id": str(e.originator_id)}, {"paid": e.paid_total})
-
-
-@invoices_projection.on(IV + "Paid")
-def _invoice_paid(e: Any, w: Writer) -> None:
-    w.update(invoices, {"invoice_id": str(e.originator_id)}, {"status": "PAID"})
-
-
-@invoices_projection.on(IV + "Voided")
-def _invoice_voided(e: Any, w: Writer) -> None:
-    w.update(invoices, {"invoice_id": str(e.originator_id)}, {"status": "VOID"})
-    w.delete(outbox, {"invoice_id": str(e.originator_id)})
-
-
-@invoices_projection.on(IV + "Credited")
-def _invoice_credited(e: Any, w: Writer) -> None:
-    values: dict[str, Any] = {"credited": e.credited_total}
-    if e.fully:
-        values["status"] = "CREDITED"
-    w.update(invoices, {"invoice_id": str(e.originator_id)}, values)
-
-
-@invoices_projection.on(IV + "Sent")
-def _invoice_sent(e: Any, w: Writer) -> None:
-    w.update(outbox, {"invoice_id": str(e.originator_id)}, {"sent_at": e.timestamp})

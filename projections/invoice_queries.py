@@ -12,7 +12,31 @@ import sqlalchemy as sa
 
 from projections.paging import Paging, paged
 from projections.query_values import _iso, _money
-from projections.tables import contract_positions, contract_runs, contracts, invoice_lines, invoice_taxes, invoices, outbox
+from projections.tables import (
+    consolidated_invoice_lines,
+    contract_positions,
+    contract_runs,
+    contracts,
+    invoice_lines,
+    invoice_taxes,
+    invoices,
+    outbox,
+)
+
+
+class _ConsolidatedLine:
+    """A consolidated invoice's line (an individual invoice, as recorded) shaped like an invoice line."""
+
+    def __init__(self, ln: Any):
+        self.line = 0
+        self.position = 0
+        self.description = f"{ln.number} ({ln.local_date.isoformat()})"
+        self.quantity = Decimal(1)
+        self.unit_price = ln.amount
+        self.net = ln.amount
+        self.tax_rate = "as recorded"
+        self.tax_percent = Decimal(0)
+        self.attributes = ln.attributes
 
 
 def _dec(v: Any) -> str | None:
@@ -160,13 +184,18 @@ def list_invoices(
     invoice_id: str | None = None,
     paging: Paging | None = None,
 ) -> list[dict[str, Any]]:
-    """Invoice documents with lines and tax breakdown; issue date in ``[date_from, date_to]`` (inclusive);
-    ordered by company, issue date, number (drafts last within a day)."""
+    """Documents with lines and tax breakdown; issue date in ``[date_from, date_to]`` (inclusive); ordered
+    by company, kind, issue date, number (drafts last within a day). ``kind`` None lists the engine's
+    invoices and credit notes (not consolidated invoices); ``ALL`` every document of every source."""
     t = invoices
     stmt = sa.select(t)
-    for col, val in ((t.c.company, company), (t.c.customer_reference, customer), (t.c.kind, kind), (t.c.number, number), (t.c.invoice_id, invoice_id)):
+    for col, val in ((t.c.company, company), (t.c.customer_reference, customer), (t.c.number, number), (t.c.invoice_id, invoice_id)):
         if val:
             stmt = stmt.where(col == val)
+    if kind is None and invoice_id is None:
+        stmt = stmt.where(t.c.kind.in_(["INVOICE", "CREDIT_NOTE"]))
+    elif kind is not None and kind.upper() != "ALL":
+        stmt = stmt.where(t.c.kind == kind.upper())
     if status:
         stmt = stmt.where(t.c.status == status.upper())
     if date_from:
@@ -185,15 +214,28 @@ def list_invoices(
                 lines.setdefault(ln.invoice_id, []).append(ln)
             for tx in conn.execute(sa.select(invoice_taxes).where(invoice_taxes.c.invoice_id.in_(chunk))):
                 taxes.setdefault(tx.invoice_id, []).append(tx)
+        consolidated = [r.invoice_id for r in rows if r.kind == "CONSOLIDATED"]
+        for i in range(0, len(consolidated), 500):
+            cl = consolidated_invoice_lines
+            stmt_lines = (sa.select(cl).where(cl.c.consolidated_invoice_id.in_(consolidated[i : i + 500]))
+                          .order_by(cl.c.consolidated_invoice_id, cl.c.issued_at, cl.c.number))
+            for ln in conn.execute(stmt_lines):
+                of_invoice = lines.setdefault(ln.consolidated_invoice_id, [])
+                shaped = _ConsolidatedLine(ln)
+                shaped.line = shaped.position = len(of_invoice) + 1
+                of_invoice.append(shaped)
     for rows_of_invoice in taxes.values():
         # In Python: on SQLite money columns are text, and ORDER BY would sort "7" after "19".
         rows_of_invoice.sort(key=lambda t: (-Decimal(t.tax_percent), t.tax_rate))
     return [_invoice(r, lines.get(r.invoice_id, []), taxes.get(r.invoice_id, [])) for r in rows]
 
 
-def list_outbox(engine: sa.Engine, include_sent: bool = False, paging: Paging | None = None) -> list[dict[str, Any]]:
+def list_outbox(engine: sa.Engine, include_sent: bool = False, paging: Paging | None = None,
+                company: str | None = None) -> list[dict[str, Any]]:
     """Issued invoices queued for sending (auto-send), oldest first; one page of them with ``paging``."""
     stmt = sa.select(outbox)
+    if company is not None:
+        stmt = stmt.where(outbox.c.company == company)
     if not include_sent:
         stmt = stmt.where(outbox.c.sent_at.is_(None))
     stmt = stmt.order_by(outbox.c.queued_at, outbox.c.company, outbox.c.number)

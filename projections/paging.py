@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from domain.errors import NotFound, ValidationError
-from projections.tables import contracts, customers, invoices
+from projections.tables import companies, contracts, customers
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10000
@@ -52,18 +52,23 @@ def paged(conn: sa.Connection, stmt: sa.Select, paging: Paging | None) -> sa.Sel
     return stmt if paging is None else paging.apply(conn, stmt)
 
 
-def require_known(engine: sa.Engine, *, customer: str | None = None, contract: str | None = None, company: str | None = None) -> None:
-    """Raise :class:`NotFound` naming the field if a filter names a customer, contract or company the read
-    models do not know (an unknown reference is an error, not an empty list)."""
+def require_known(engine: sa.Engine, *, customer: str | None = None, contract: str | None = None,
+                  company: str | None = None) -> None:
+    """Raise :class:`NotFound` naming the field if a filter names a customer or contract (of ``company``,
+    when given) or a company the read models do not know (an unknown reference is an error, not an empty
+    list). The default company always exists."""
     checks: list[tuple[str, str, Any]] = []
-    if customer:
-        checks.append(("customer", customer, sa.select(customers.c.reference).where(customers.c.reference == customer)))
-    if contract:
-        checks.append(("contract", contract, sa.select(contracts.c.reference).where(contracts.c.reference == contract)))
-    if company:
+    if company and company != "default":
         checks.append(("company", company, sa.select(sa.literal(1)).where(sa.or_(
-            sa.exists().where(contracts.c.company == company), sa.exists().where(invoices.c.company == company)
+            sa.exists().where(companies.c.company == company), sa.exists().where(customers.c.company == company),
+            sa.exists().where(contracts.c.company == company),
         ))))
+    if customer:
+        stmt = sa.select(customers.c.reference).where(customers.c.reference == customer)
+        checks.append(("customer", customer, stmt.where(customers.c.company == company) if company else stmt))
+    if contract:
+        stmt = sa.select(contracts.c.reference).where(contracts.c.reference == contract)
+        checks.append(("contract", contract, stmt.where(contracts.c.company == company) if company else stmt))
     if not checks:
         return
     with engine.connect() as conn:

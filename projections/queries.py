@@ -29,8 +29,10 @@ def consolidated_row(r: Any) -> dict[str, Any]:
     """A consolidated invoice as a report object."""
     total = r.total if r.total is not None else Decimal(0)
     paid = r.paid if r.paid is not None else Decimal(0)
+    credited = r.credited if r.credited is not None else Decimal(0)
     return {
         "number": r.number,
+        "company": r.company,
         "customer": r.customer_reference,
         "period_start": _iso(r.period_start),
         "period_end": _iso(r.period_end),
@@ -42,14 +44,15 @@ def consolidated_row(r: Any) -> dict[str, Any]:
         "count": r.count,
         "total": _money(total, r.currency),
         "paid": _money(paid, r.currency),
-        "balance": _money(total - paid, r.currency),
+        "credited": _money(credited, r.currency),
+        "balance": _money(total - paid - credited, r.currency),
         "summary": r.summary,
     }
 
 
 def list_consolidated(
     engine: sa.Engine, customer: str | None = None, status: str | None = None, include_open: bool = False,
-    paging: Paging | None = None,
+    paging: Paging | None = None, company: str | None = None,
 ) -> list[dict[str, Any]]:
     """Consolidated invoices (issued ones; with ``include_open`` also open and empty periods), ordered by
     issue date, number; one page of them with ``paging``."""
@@ -57,27 +60,23 @@ def list_consolidated(
     stmt = sa.select(t)
     if not include_open:
         stmt = stmt.where(t.c.number.is_not(None))
+    if company is not None:
+        stmt = stmt.where(t.c.company == company)
     if customer:
         stmt = stmt.where(t.c.customer_reference == customer)
     if status:
         stmt = stmt.where(t.c.status == status.upper())
-    stmt = stmt.order_by(t.c.issue_date, t.c.number, t.c.customer_reference, t.c.period_start)
+    stmt = stmt.order_by(t.c.issue_date, t.c.number, t.c.company, t.c.customer_reference, t.c.period_start)
     with engine.connect() as conn:
         return [consolidated_row(r) for r in conn.execute(paged(conn, stmt, paging))]
 
 
-def find_consolidated_id(engine: sa.Engine, number: str) -> str | None:
-    """The aggregate id of consolidated invoice ``number`` (to load and verify it), or None."""
-    t = consolidated_invoices
-    with engine.connect() as conn:
-        return conn.execute(sa.select(t.c.consolidated_invoice_id).where(t.c.number == number)).scalar()
-
-
-def show_consolidated(engine: sa.Engine, number: str) -> dict[str, Any] | None:
-    """One consolidated invoice with its lines, in (issued_at, number) order; None if unknown."""
+def show_consolidated(engine: sa.Engine, number: str, company: str = "default") -> dict[str, Any] | None:
+    """``company``'s consolidated invoice ``number`` with its lines, in (issued_at, number) order; None if
+    unknown."""
     t, lt = consolidated_invoices, consolidated_invoice_lines
     with engine.connect() as conn:
-        r = conn.execute(sa.select(t).where(t.c.number == number)).first()
+        r = conn.execute(sa.select(t).where(t.c.number == number, t.c.company == company)).first()
         if r is None:
             return None
         out = consolidated_row(r)
@@ -97,47 +96,55 @@ def show_consolidated(engine: sa.Engine, number: str) -> dict[str, Any] | None:
     return out
 
 
-def consolidated_summary(engine: sa.Engine) -> list[dict[str, Any]]:
+def consolidated_summary(engine: sa.Engine, company: str | None = None) -> list[dict[str, Any]]:
     """Per customer: consolidated invoices issued, lines, total, paid, open balance, overdue count.
 
-    Sums are computed in ``Decimal`` (SQLite stores money as exact text)."""
+    Sums are computed exactly in ``Decimal`` (SQLite stores money as exact text)."""
     t = consolidated_invoices
     stmt = (
-        sa.select(t.c.customer_reference, t.c.currency, t.c.count, t.c.total, t.c.paid, t.c.status)
+        sa.select(t.c.customer_reference, t.c.currency, t.c.count, t.c.total, t.c.paid, t.c.credited, t.c.status)
         .where(t.c.number.is_not(None))
         .order_by(t.c.customer_reference)
     )
+    if company is not None:
+        stmt = stmt.where(t.c.company == company)
     acc: dict[tuple[str, str], dict[str, Any]] = {}
     with engine.connect() as conn:
         for r in conn.execute(stmt):
             a = acc.setdefault(
                 (r.customer_reference, r.currency),
                 {"customer": r.customer_reference, "currency": r.currency, "invoices": 0, "lines": 0,
-                 "total": Decimal(0), "paid": Decimal(0), "overdue": 0},
+                 "total": Decimal(0), "paid": Decimal(0), "credited": Decimal(0), "overdue": 0},
             )
             a["invoices"] += 1
             a["lines"] += r.count or 0
             a["total"] = EXACT.add(a["total"], r.total or 0)
             a["paid"] = EXACT.add(a["paid"], r.paid or 0)
+            a["credited"] = EXACT.add(a["credited"], r.credited or 0)
             a["overdue"] += r.status == "OVERDUE"
     out = []
     for a in acc.values():
-        a["balance"] = format_amount(EXACT.subtract(a["total"], a["paid"]), a["currency"])
+        a["balance"] = format_amount(EXACT.subtract(EXACT.subtract(a["total"], a["paid"]), a.pop("credited")), a["currency"])
         a["total"] = format_amount(a["total"], a["currency"])
         a["paid"] = format_amount(a["paid"], a["currency"])
         out.append(a)
     return out
 
 
-def list_customers(engine: sa.Engine, paging: Paging | None = None, reference: str | None = None) -> list[dict[str, Any]]:
-    """Customers (every one, or the one with ``reference``) with their settings, ordered by reference."""
-    stmt = sa.select(customers).order_by(customers.c.reference)
+def list_customers(engine: sa.Engine, paging: Paging | None = None, reference: str | None = None,
+                   company: str | None = None) -> list[dict[str, Any]]:
+    """Customers (every one, or the one with ``reference``; of ``company``, or of all) with their
+    settings, ordered by company, reference."""
+    stmt = sa.select(customers).order_by(customers.c.company, customers.c.reference)
+    if company is not None:
+        stmt = stmt.where(customers.c.company == company)
     if reference is not None:
         stmt = stmt.where(customers.c.reference == reference)
     with engine.connect() as conn:
         rows = conn.execute(paged(conn, stmt, paging))
         return [
             {
+                "company": r.company,
                 "reference": r.reference,
                 "name": r.name,
                 "timezone": r.timezone,
@@ -162,11 +169,14 @@ def list_individual(
     date_to: date | None = None,
     limit: int | None = None,
     paging: Paging | None = None,
+    company: str | None = None,
 ) -> list[dict[str, Any]]:
     """Individual invoices, optionally of one customer and issued (local date) in ``[date_from, date_to]``
     (both inclusive), ordered by issue instant and number; one page of them with ``paging``."""
     t = individual_invoices
     stmt = sa.select(t)
+    if company is not None:
+        stmt = stmt.where(t.c.company == company)
     if customer:
         stmt = stmt.where(t.c.customer_reference == customer)
     if date_from:
@@ -181,6 +191,7 @@ def list_individual(
         return [
             {
                 "number": r.number,
+                "company": r.company,
                 "customer": r.customer_reference,
                 "issued_at": _iso(r.issued_at),
                 "issued_on": _iso(r.issued_on),

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from projections.companies import companies_projection
 from projections.consolidation import consolidated_projection, customers_projection, individual_invoices_projection
-from projections.contracts import contracts_projection, invoices_projection
+from projections.contracts import contracts_projection
+from projections.documents import invoices_projection
 from projections.due_index import due_index_projection
 from projections.runner import Projection
 
 ALL: list[Projection] = [
+    companies_projection,
     customers_projection,
     individual_invoices_projection,
     consolidated_projection,

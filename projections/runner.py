@@ -234,7 +234,8 @@ def _lock_positions(conn: sa.Connection, dialect: str, names: list[str]) -> dict
         projection_positions.c.name.in_(names)
     )
     if dialect == "postgresql":
-        stmt = stmt.with_for_update()
+        # Always in name order: runners locking the same rows in different orders deadlock.
+        stmt = stmt.order_by(projection_positions.c.name).with_for_update()
     return {r.name: r.position for r in conn.execute(stmt)}
 
 

@@ -94,7 +94,8 @@ customers = sa.Table(
     "customers",
     metadata,
     _id("customer_id", primary_key=True),
-    sa.Column("reference", sa.String(100), nullable=False, unique=True),
+    sa.Column("company", sa.String(100), nullable=False),
+    sa.Column("reference", sa.String(100), nullable=False),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("timezone", sa.String(64), nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
@@ -108,6 +109,7 @@ customers = sa.Table(
     sa.Column("next_close_at", UTCDateTime),
     sa.Column("registered_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("company", "reference", name="customers_company_reference"),
 )
 
 # ------------------------------------------------------------------------------------------- individual invoices
@@ -115,7 +117,8 @@ individual_invoices = sa.Table(
     "individual_invoices",
     metadata,
     _id("invoice_id", primary_key=True),
-    sa.Column("number", sa.String(200), nullable=False, unique=True),
+    sa.Column("company", sa.String(100), nullable=False),
+    sa.Column("number", sa.String(200), nullable=False),
     _id("customer_id", nullable=False),
     sa.Column("customer_reference", sa.String(100), nullable=False, index=True),
     sa.Column("issued_at", UTCDateTime, nullable=False),
@@ -127,6 +130,7 @@ individual_invoices = sa.Table(
     _id("consolidated_invoice_id", index=True),
     sa.Column("consolidated_number", sa.String(64), index=True),
     sa.Column("recorded_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("company", "number", name="individual_invoices_company_number"),
 )
 
 # ------------------------------------------------------------------------------------------- consolidated invoices
@@ -134,7 +138,8 @@ consolidated_invoices = sa.Table(
     "consolidated_invoices",
     metadata,
     _id("consolidated_invoice_id", primary_key=True),
-    sa.Column("number", sa.String(64), unique=True),
+    sa.Column("company", sa.String(100), nullable=False),
+    sa.Column("number", sa.String(64)),
     _id("customer_id", nullable=False),
     sa.Column("customer_reference", sa.String(100), nullable=False, index=True),
     sa.Column("regime", sa.Integer, nullable=False),
@@ -148,12 +153,14 @@ consolidated_invoices = sa.Table(
     sa.Column("count", sa.Integer),
     sa.Column("total", Money),
     sa.Column("paid", Money),
+    sa.Column("credited", Money),
     sa.Column("closed_at", UTCDateTime),
     sa.Column("issue_date", sa.Date, index=True),
     sa.Column("due_date", sa.Date),
     sa.Column("payment_terms_days", sa.Integer),
     sa.Column("summary", sa.JSON),
     sa.Column("opened_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("company", "number", name="consolidated_invoices_company_number"),
 )
 
 consolidated_invoice_lines = sa.Table(
@@ -177,13 +184,9 @@ due_work = sa.Table(
     sa.Column("due_at", UTCDateTime),
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("natural_key", sa.String(300), nullable=False),
-    sa.Column("company", sa.String(100)),
-    # The plan of a contract's runs (the scheduler may plan from its index; it decides on the aggregate):
-    sa.Column("timezone", sa.String(64)),
-    sa.Column("schedule_start", sa.Date),
-    sa.Column("schedule_interval", sa.String(16)),
-    sa.Column("schedule_end", sa.Date),
-    sa.Column("next_run", sa.Date),
+    sa.Column("company", sa.String(100), nullable=False),
+    # The source's own plan (the scheduler may plan from its index; it decides on the aggregate):
+    sa.Column("plan", sa.JSON, nullable=False),
     sa.Index("due_work_due", "active", "due_at"),
 )
 
@@ -192,7 +195,7 @@ contracts = sa.Table(
     "contracts",
     metadata,
     _id("contract_id", primary_key=True),
-    sa.Column("reference", sa.String(100), nullable=False, unique=True),
+    sa.Column("reference", sa.String(100), nullable=False),
     sa.Column("company", sa.String(100), nullable=False, index=True),
     _id("customer_id", nullable=False),
     sa.Column("customer_reference", sa.String(100), nullable=False, index=True),
@@ -210,6 +213,7 @@ contracts = sa.Table(
     sa.Column("auto_send", sa.Boolean, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("company", "reference", name="contracts_company_reference"),
 )
 
 contract_positions = sa.Table(
@@ -249,8 +253,8 @@ invoices = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("company", sa.String(100), nullable=False),
-    _id("customer_id", nullable=False),
-    sa.Column("customer_reference", sa.String(100), nullable=False, index=True),
+    _id("customer_id"),
+    sa.Column("customer_reference", sa.String(100), index=True),
     sa.Column("source", sa.String(200), nullable=False, index=True),
     sa.Column("currency", sa.String(3), nullable=False),
     sa.Column("net", Money, nullable=False),
@@ -304,4 +308,36 @@ outbox = sa.Table(
     sa.Column("customer_reference", sa.String(100), nullable=False),
     sa.Column("queued_at", UTCDateTime, nullable=False),
     sa.Column("sent_at", UTCDateTime),
+)
+
+# ------------------------------------------------------------------------------------------- companies (issue 7)
+companies = sa.Table(
+    "companies",
+    metadata,
+    _id("company_id", primary_key=True),
+    sa.Column("company", sa.String(100), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("currency", sa.String(3)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+company_tax_rates = sa.Table(
+    "company_tax_rates",
+    metadata,
+    _id("company_id", primary_key=True),
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("effective_from", sa.Date, primary_key=True),
+    sa.Column("percent", Money, nullable=False),
+)
+
+company_number_formats = sa.Table(
+    "company_number_formats",
+    metadata,
+    _id("company_id", primary_key=True),
+    sa.Column("kind", sa.String(32), primary_key=True),
+    sa.Column("effective_at", UTCDateTime, primary_key=True),
+    sa.Column("prefix", sa.String(12), nullable=False),
+    sa.Column("width", sa.Integer, nullable=False),
 )

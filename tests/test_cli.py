@@ -226,9 +226,6 @@ def test_record_cancel_tick_consolidated_list_show_pay_summary(db_url, tmp_path)
         "B3": ("BETA", "50.00", "USD", "ISSUED", None),  # February is still open
     }
     assert individual["A1"]["attributes"] == {"flight": "UA1545"} and individual["B2"]["issued_on"] == "2026-01-31"
-    # An invoice included in an issued consolidated invoice can no longer be cancelled.
-    rejected(db_url, "number", "invoices", "cancel", "A1", "--at", "2026-02-03T00:00:00Z")
-
     # Payments: W03 settled in full (default amount: the balance), M01 partly.
     assert "PAID" in ok(db_url, "consolidated", "pay", "CONS-2026-W03-001", "--reference", "TX-1",
                         "--at", "2026-02-03T00:00:00Z")
@@ -248,6 +245,12 @@ def test_record_cancel_tick_consolidated_list_show_pay_summary(db_url, tmp_path)
         "BETA": {"customer": "BETA", "currency": "USD", "invoices": 1, "lines": 2, "total": "120.00",
                  "paid": "20.00", "balance": "100.00", "overdue": 0},
     }
+    # Cancelling an invoice included in an issued consolidated invoice credits its line there (issue 7).
+    assert "cancelled" in ok(db_url, "invoices", "cancel", "A1", "--reason", "not flown", "--at", "2026-02-04T00:00:00Z")
+    (note,) = js(db_url, "invoices", "list", "--kind", "CREDIT_NOTE")
+    assert (note["number"], note["references"], note["gross"], note["reason"]) == ("CN-2026-000001", "CONS-2026-W02-001", "10.00", "not flown")
+    w02 = {r["number"]: r for r in js(db_url, "consolidated", "list")}["CONS-2026-W02-001"]
+    assert (w02["credited"], w02["balance"]) == ("10.00", "5.50")
 
 
 # ============================================================================================ projections

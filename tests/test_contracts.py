@@ -52,8 +52,13 @@ def noon(y: int, m: int, d: int) -> datetime:
     return utc(y, m, d, 12)
 
 
+#: The companies (tenants) these tests bill from: customers belong to a company (issue 7), so each has its own.
+COMPANIES = ("ACME", "ALPHA", "BETA", "OTHER")
+
+
 def customer(store, ref: str = "CUST", tz: str = "Europe/Berlin", currency: str = "EUR", terms: int = 14) -> None:
-    add_customer(store, AddCustomer(ref, f"{ref} Ltd", tz, currency, terms), T0)
+    for company in COMPANIES:
+        add_customer(store, AddCustomer(ref, f"{ref} Ltd", tz, currency, terms, company=company), T0)
 
 
 def pos(n: int, description: str, qty: str, price: str, tax: str, currency: str = "EUR", **kw) -> dict:

@@ -33,6 +33,13 @@ INVOICE_KEYS = {"number", "kind", "status", "company", "customer", "source", "is
 
 
 # ============================================================================================ helpers
+@pytest.fixture(autouse=True)
+def _tenant(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests bill as company ACME (issue 7: customers and contracts belong to a company):
+    ``BILLING_COMPANY`` names it for every command that does not give ``--company``."""
+    monkeypatch.setenv("BILLING_COMPANY", "ACME")
+
+
 def head(db_url: str) -> int:
     """The event log's head, as ``billing projections status --json`` reports it."""
     return int(js(db_url, "projections", "status")["head"])
@@ -112,6 +119,7 @@ def seed(db_url: str, tmp_path: Path) -> None:
     monthly from Jan 31, USD)."""
     (tmp_path / "customers.csv").write_text(CUSTOMERS_CSV, encoding="utf-8")
     ok(db_url, "customers", "import", str(tmp_path / "customers.csv"), "--at", T0)
+    ok(db_url, "customers", "import", str(tmp_path / "customers.csv"), "--company", "BETA", "--at", T0)
     out = ok(db_url, "contracts", "import", write_csv(tmp_path / "contracts.csv", GOOD_ROWS), "--at", T0)
     assert "created 3" in out
 
@@ -139,7 +147,7 @@ def test_contracts_create_add_position_list_show(db_url):
     ok(db_url, "contracts", "add-position", "RENT-1", "--position", "2", "--description", "Cleaning", "--quantity", "1.5",
        "--unit-price", "40", "--tax-rate", "reduced", "--not-discountable", "--at", T0)
 
-    rows = js(db_url, "contracts", "list")
+    rows = js(db_url, "contracts", "list", "--all-companies")
     assert [r["reference"] for r in rows] == ["RENT-1"]
     c = rows[0]
     assert (c["company"], c["customer"], c["name"], c["currency"], c["interval"]) == ("ACME", "CUST", "Office rent", "EUR", "MONTHLY")
@@ -159,12 +167,13 @@ def test_the_cli_shows_contracts_and_invoices_written_by_another_process(db_url)
     from scheduler.tick import tick
 
     with Store(resolve(db_url)) as s:
-        add_customer(s, AddCustomer("CUST", "Cust GmbH", "Europe/Berlin", "EUR", 14), T0_DT)
+        for company in ("ACME", "BETA"):
+            add_customer(s, AddCustomer("CUST", "Cust GmbH", "Europe/Berlin", "EUR", 14, company=company), T0_DT)
         create_contract(s, CreateContract("C1", "ACME", "CUST", "Rent", "monthly", date(2026, 1, 1), auto_finalize=True,
                                           positions=(make_position(1, "Rent", "1", "100.00", "19", "EUR"),)), T0_DT)
         tick(s, datetime(2026, 2, 1, 12, tzinfo=timezone.utc), catch_up_after=False)  # read models left behind
-    assert [r["reference"] for r in js(db_url, "contracts", "list")] == ["C1"]
-    assert [r["number"] for r in js(db_url, "invoices", "list")] == ["INV-2026-000001", "INV-2026-000002"]
+    assert [r["reference"] for r in js(db_url, "contracts", "list", "--all-companies")] == ["C1"]
+    assert [r["number"] for r in js(db_url, "invoices", "list", "--all-companies")] == ["INV-2026-000001", "INV-2026-000002"]
     assert [r["status"] for r in js(db_url, "contracts", "runs", "C1")] == ["SUCCESS", "SUCCESS"]
 
 
@@ -181,7 +190,7 @@ def test_tick_runs_contracts_and_invoice_documents_live_their_lifecycle(db_url, 
         ("RENT-1", "2026-02-01", "INV-2026-000002"),
     ]
 
-    rows = js(db_url, "invoices", "list")
+    rows = js(db_url, "invoices", "list", "--all-companies")
     assert len(rows) == 4
     for r in rows:
         assert INVOICE_KEYS <= set(r), f"missing keys: {INVOICE_KEYS - set(r)}"
@@ -201,13 +210,13 @@ def test_tick_runs_contracts_and_invoice_documents_live_their_lifecycle(db_url, 
 
     # filters
     assert [r["company"] for r in js(db_url, "invoices", "list", "--company", "BETA")] == ["BETA"]
-    assert [r["customer"] for r in js(db_url, "invoices", "list", "--customer", "USCUST")] == ["USCUST"]
+    assert [r["customer"] for r in js(db_url, "invoices", "list", "--all-companies", "--customer", "USCUST")] == ["USCUST"]
     assert [r["source"] for r in js(db_url, "invoices", "list", "--status", "draft")] == ["contract:DRAFT-1"]
-    assert sorted(r["issue_date"] for r in js(db_url, "invoices", "list", "--from", "2026-01-10", "--to", "2026-01-31")) == [
+    assert sorted(r["issue_date"] for r in js(db_url, "invoices", "list", "--all-companies", "--from", "2026-01-10", "--to", "2026-01-31")) == [
         "2026-01-15", "2026-01-31"]
 
     # contracts runs: the audit trail
-    trail = js(db_url, "contracts", "runs")
+    trail = js(db_url, "contracts", "runs", "--all-companies")
     assert [(r["contract"], r["run_date"], r["status"], r["invoice_number"]) for r in trail] == [
         ("BETA-1", "2026-01-31", "SUCCESS", "INV-2026-000001"),
         ("DRAFT-1", "2026-01-15", "SUCCESS", None),
@@ -215,9 +224,9 @@ def test_tick_runs_contracts_and_invoice_documents_live_their_lifecycle(db_url, 
         ("RENT-1", "2026-02-01", "SUCCESS", "INV-2026-000002"),
     ]
 
-    # show: an ambiguous number needs --company
-    rejected(db_url, "company", "invoices", "show", "INV-2026-000001")
-    assert shown(db_url, "invoices", "show", "INV-2026-000001", "--company", "ACME")["gross"] == "1275.60"
+    # show: numbers are per company; the command's company ($BILLING_COMPANY here) decides
+    assert shown(db_url, "invoices", "show", "INV-2026-000001")["gross"] == "1275.60"
+    assert shown(db_url, "invoices", "show", "INV-2026-000001", "--company", "BETA")["source"] == "contract:BETA-1"
 
     # finalize the draft: the next number of ACME's series
     assert "INV-2026-000003" in ok(db_url, "invoices", "finalize", draft["id"], "--at", "2026-02-02T09:00:00Z")
@@ -260,12 +269,12 @@ def test_tick_dry_run_company_filter_and_idempotency(db_url, tmp_path):
     dry = js(db_url, "tick", "--at", at, "--dry-run")
     assert dry["dry_run"] is True and dry["events"] > 0
     assert fast_head(db_url) == h
-    assert js(db_url, "invoices", "list") == []
+    assert js(db_url, "invoices", "list", "--all-companies") == []
 
     beta = js(db_url, "tick", "--at", at, "--company", "BETA")
     assert {d["company"] for d in beta["issued"]} == {"BETA"}
     assert [d["run_date"] for d in beta["issued"]] == ["2026-01-31", "2026-02-28"]
-    assert {r["company"] for r in js(db_url, "invoices", "list")} == {"BETA"}
+    assert {r["company"] for r in js(db_url, "invoices", "list", "--all-companies")} == {"BETA"}
 
     real = js(db_url, "tick", "--at", at)
     assert [d for d in dry["issued"] if d["company"] == "ACME"] == real["issued"]
@@ -273,7 +282,7 @@ def test_tick_dry_run_company_filter_and_idempotency(db_url, tmp_path):
     again = js(db_url, "tick", "--at", at)
     assert (again["issued"], again["events"]) == ([], 0)
     assert fast_head(db_url) == h
-    runs = js(db_url, "contracts", "runs")
+    runs = js(db_url, "contracts", "runs", "--all-companies")
     assert len(runs) == 6
     assert [(r["contract"], r["run_date"]) for r in runs if r["contract"] != "RENT-1"] == [
         ("BETA-1", "2026-01-31"), ("BETA-1", "2026-02-28"), ("DRAFT-1", "2026-01-15")]
@@ -291,7 +300,7 @@ def test_tick_dry_run_company_filter_and_idempotency(db_url, tmp_path):
 # ============================================================================================ import
 def test_contracts_import_then_again_changes_nothing(db_url, tmp_path):
     seed(db_url, tmp_path)
-    rows = {r["reference"]: r for r in js(db_url, "contracts", "list")}
+    rows = {r["reference"]: r for r in js(db_url, "contracts", "list", "--all-companies")}
     assert sorted(rows) == ["BETA-1", "DRAFT-1", "RENT-1"]
     rent, draft, beta = rows["RENT-1"], rows["DRAFT-1"], rows["BETA-1"]
     assert (rent["company"], rent["auto_finalize"], rent["auto_send"], rent["payment_terms_days"]) == ("ACME", True, True, 14)
@@ -350,7 +359,7 @@ def test_contracts_import_with_bad_rows_is_rejected_whole_listing_every_bad_line
     for line, field in expected.items():
         assert f"line {line}: {field}:" in r.stderr, f"line {line} ({field}) not listed:\n{r.stderr}"
     assert "line 2:" not in r.stderr and "line 6:" not in r.stderr
-    assert js(db_url, "contracts", "list") == []
+    assert js(db_url, "contracts", "list", "--all-companies") == []
 
 
 # ============================================================================================ bad input
@@ -366,7 +375,8 @@ def seeded_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         url = schema.url
     try:
         with Store(resolve(url)) as s:
-            add_customer(s, AddCustomer("CUST", "Cust GmbH", "Europe/Berlin", "EUR", 14), T0_DT)
+            for company in ("ACME", "BETA"):
+                add_customer(s, AddCustomer("CUST", "Cust GmbH", "Europe/Berlin", "EUR", 14, company=company), T0_DT)
             create_contract(s, CreateContract("C1", "ACME", "CUST", "Rent", "monthly", date(2026, 1, 1), auto_finalize=True,
                                               positions=(make_position(1, "Rent", "1", "100.00", "19", "EUR"),)), T0_DT)
             projection_runner.run(s, registry.ALL)

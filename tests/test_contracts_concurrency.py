@@ -83,8 +83,9 @@ def expected_totals(p: dict[str, Any]) -> tuple[Decimal, Decimal, Decimal]:
 
 
 def setup_contracts(store: Store, n: int = N_CONTRACTS, auto_finalize: bool = True) -> list[dict[str, Any]]:
-    for ref, zone, cur in CUSTOMERS:
-        add_customer(store, AddCustomer(ref, f"{ref} Ltd", zone, cur, 14), SETUP_AT)
+    for company in COMPANIES:  # customers belong to a company (issue 7)
+        for ref, zone, cur in CUSTOMERS:
+            add_customer(store, AddCustomer(ref, f"{ref} Ltd", zone, cur, 14, company=company), SETUP_AT)
     plans = [plan(i) for i in range(n)]
     for p in plans:
         positions = tuple(make_position(k, d, qty, price, rate, p["currency"]) for k, d, qty, price, rate in p["positions"])
@@ -114,7 +115,7 @@ def check_series_gapless(store: Store, issued: list[tuple[str, str, int, date]])
 def check_contract_runs(store: Store, plans: list[dict[str, Any]]) -> None:
     """Exactly the expected runs, one SUCCESS each, one invoice each with the right totals and numbers."""
     projection_runner.run(store, registry.ALL)
-    by_id = {contract_id(p["ref"]): p for p in plans}
+    by_id = {contract_id(p["ref"], p["company"]): p for p in plans}
     want = {(p["ref"], d) for p in plans for d in expected_runs(p)}
     assert len(want) > 2 * len(plans)
 
@@ -137,8 +138,8 @@ def check_contract_runs(store: Store, plans: list[dict[str, Any]]) -> None:
     assert len(created) == len(want)
     issued = []
     for e in created:
-        p = by_id[contract_id(e.source.split(":", 1)[1])]
-        assert e.originator_id == contract_invoice_id(contract_id(p["ref"]), e.issue_date)
+        p = by_id[contract_id(e.source.split(":", 1)[1], e.company)]
+        assert e.originator_id == contract_invoice_id(contract_id(p["ref"], p["company"]), e.issue_date)
         assert (e.company, e.currency, e.customer_reference) == (p["company"], p["currency"], p["customer"])
         assert (e.net, e.tax, e.gross) == expected_totals(p), p["ref"]
         assert e.number is not None and e.sequence is not None

@@ -75,8 +75,10 @@ def P(n: int, description: str, qty: str, price: str, rate: str, currency: str, 
 
 
 def setup(store: Store) -> None:
-    for ref, zone, cur, terms in CUSTOMERS:
-        add_customer(store, AddCustomer(ref, f"{ref} Ltd", zone, cur, terms), T0)
+    # customers belong to a company (issue 7): both tenants of the scenario bill the same three customers
+    for company in ("ACME", "BETA"):
+        for ref, zone, cur, terms in CUSTOMERS:
+            add_customer(store, AddCustomer(ref, f"{ref} Ltd", zone, cur, terms, company=company), T0)
     specs = [
         CreateContract("RENT", "ACME", "BER", "Office rent", "monthly", date(2025, 11, 30), auto_finalize=True, auto_send=True,
                        positions=(P(1, "Office rent", "1", "1000.00", "19", "EUR", attributes={"unit": "A1", "floor": 3}),
@@ -245,8 +247,9 @@ YEAR_FROM, YEAR_TO = date(2026, 1, 1), date(2026, 12, 31)
 
 
 def year_setup(store: Store) -> None:
-    for ref, zone, cur, terms in CUSTOMERS:
-        add_customer(store, AddCustomer(ref, f"{ref} Ltd", zone, cur, terms), T0)
+    for company in ("ACME", "BETA"):
+        for ref, zone, cur, terms in CUSTOMERS:
+            add_customer(store, AddCustomer(ref, f"{ref} Ltd", zone, cur, terms, company=company), T0)
     specs = [
         CreateContract("M-31", "ACME", "BER", "Month ends", "monthly", date(2026, 1, 31), auto_finalize=True, auto_send=True,
                        positions=(P(1, "Rent", "1", "1000.00", "19", "EUR"), P(2, "Parking", "1", "49.99", "7", "EUR"))),

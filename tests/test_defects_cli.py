@@ -40,10 +40,10 @@ def contracts_store(url: str) -> None:
     with Store(resolve(url)) as s:
         add_customer(s, AddCustomer("CUST", "Cust Ltd", "Europe/Berlin", "EUR", 14, True), T0)
         set_consolidation(s, "CUST", "weekly", 1, date(2026, 1, 5), T0)
-        create_contract(s, CreateContract("RENT", "ACME", "CUST", "Rent", "monthly", date(2026, 1, 1), auto_finalize=True,
+        create_contract(s, CreateContract("RENT", "default", "CUST", "Rent", "monthly", date(2026, 1, 1), auto_finalize=True,
                                           auto_send=True, positions=(make_position(1, "Office", "1", "100.00", "19", "EUR"),
                                                                      make_position(2, "Parking", "1", "31.50", "19", "EUR"))), T0)
-        create_contract(s, CreateContract("DRAFTS", "ACME", "CUST", "Consulting", "monthly", date(2026, 1, 1),
+        create_contract(s, CreateContract("DRAFTS", "default", "CUST", "Consulting", "monthly", date(2026, 1, 1),
                                           positions=(make_position(1, "Advice", "1", "50.00", "19", "EUR"),)), T0)
         tick(s, noon(2026, 5, 1))
 
@@ -129,7 +129,7 @@ def test_values_out_of_range_are_errors_never_coerced(db_url, tmp_path):
     ok(db_url, "invoices", "void", "INV-2026-000005", "--at", "2026-05-02T00:00:00Z")
     rejected(db_url, "status", "invoices", "mark-sent", "INV-2026-000005", "--at", "2026-05-02T01:00:00Z")
     with Store(resolve(db_url)) as s:
-        create_contract(s, CreateContract("QUIET", "ACME", "CUST", "No outbox", "monthly", date(2026, 5, 1), auto_finalize=True,
+        create_contract(s, CreateContract("QUIET", "default", "CUST", "No outbox", "monthly", date(2026, 5, 1), auto_finalize=True,
                                           positions=(make_position(1, "Thing", "1", "1.00", "19", "EUR"),)), noon(2026, 5, 1))
         tick(s, noon(2026, 5, 2))
     quiet = js(db_url, "invoices", "list", "--customer", "CUST", "--limit", "0")
@@ -145,8 +145,8 @@ def test_values_out_of_range_are_errors_never_coerced(db_url, tmp_path):
                           "X3,X,Europe/Berlin,EUR,30,true,weekly,1,9999-12-31\n", ["line 2: payment_terms_days", "line 3: start_day", "line 4: consolidate_from"]),
         "contracts.csv": ("reference,company,customer,name,interval,start_date,end_date,next_run_date,currency,payment_terms_days,"
                           "auto_finalize,auto_send,position,description,quantity,unit_price,tax_rate,discountable,attributes\n"
-                          "K9,ACME,CUST,K,monthly,2026-05-01,,,,,false,false,²,D,1,1.00,19,,\n"
-                          f"K8,ACME,CUST,K,monthly,2026-05-01,,,,,false,false,1,D,{'9' * 401},1.00,19,,\n",
+                          "K9,,CUST,K,monthly,2026-05-01,,,,,false,false,²,D,1,1.00,19,,\n"
+                          f"K8,,CUST,K,monthly,2026-05-01,,,,,false,false,1,D,{'9' * 401},1.00,19,,\n",
                           ["line 2: position", "line 3: quantity"]),
     }
     before = head(db_url)
@@ -226,7 +226,7 @@ def test_losing_the_database_mid_tick_is_one_line_and_quick():
         with Store(resolve(url)) as s:
             add_customer(s, AddCustomer("CUST", "Cust", "Europe/Berlin", "EUR"), T0)
             for i in range(1500):
-                create_contract(s, CreateContract(f"K{i:05d}", "ACME", "CUST", "n", "monthly", date(2024, 1, 1),
+                create_contract(s, CreateContract(f"K{i:05d}", "default", "CUST", "n", "monthly", date(2024, 1, 1),
                                                   auto_finalize=True, positions=(make_position(1, "x", "1", "1.00", "19", "EUR"),)), T0)
         env = dict(os.environ, BILLING_DATABASE_URL=url)
         proc = subprocess.Popen([BILLING, "tick", "--at", "2026-12-01T00:00:00Z"], env=env, cwd=ROOT,

@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 
 from commands.app import Store
 from commands.config import resolve
-from commands.contracts import CONTRACT_COLUMNS, import_contracts
+from commands.contract_import import CONTRACT_COLUMNS, import_contracts
 from commands.csvfiles import parse_int
-from commands.customers import CUSTOMER_COLUMNS, import_customers
+from commands.customer_import import CUSTOMER_COLUMNS, import_customers
 from commands.individual_invoices import INVOICE_COLUMNS, import_invoices
 from domain.attributes import validate_attributes
 from domain.calendar import MAX_DATE, MIN_DATE, parse_date, parse_instant
@@ -115,7 +115,7 @@ INVOICE_ROW = st.tuples(
     _cell(st.sampled_from(["issued", "cancelled"])), _cell(st.sampled_from(['{"k": "v"}', '{"n": 1.5}', ""])),
 )
 CONTRACT_ROW = st.tuples(
-    _cell(st.sampled_from(["K1", "K2"])), _cell(st.just("ACME")), _cell(st.just("ACME")), _cell(st.just("Rent")),
+    _cell(st.sampled_from(["K1", "K2"])), _cell(st.sampled_from(["", "default"])), _cell(st.just("ACME")), _cell(st.just("Rent")),
     _cell(st.sampled_from(["monthly", "annual"])), _cell(st.just("2026-01-01")), _cell(st.sampled_from(["", "2026-12-31"])),
     _cell(st.just("")), _cell(st.just("")), _cell(st.sampled_from(["", "14"])), _cell(st.sampled_from(["true", "false"])),
     _cell(st.just("false")), _cell(st.sampled_from(["1", "2"])), _cell(st.just("Office")),

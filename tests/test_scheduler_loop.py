@@ -10,7 +10,7 @@ T0 = datetime(2025, 12, 1, tzinfo=timezone.utc)
 
 
 def test_the_loop_ticks_at_its_clock_and_catches_up(store):
-    add_customer(store, AddCustomer("TEN", "Tenant", "Europe/Berlin", "EUR", 14, True), T0)
+    add_customer(store, AddCustomer("TEN", "Tenant", "Europe/Berlin", "EUR", 14, True, company="ACME"), T0)
     create_contract(store, CreateContract("RENT", "ACME", "TEN", "Rent", "monthly", date(2026, 1, 1), auto_finalize=True), T0)
     add_position(store, "RENT", T0, position=1, description="Rent", quantity="1", unit_price="1000.00", tax_rate="19")
     instants = iter([datetime(2026, 1, 1, 12, tzinfo=timezone.utc) + timedelta(days=31 * i) for i in range(3)])

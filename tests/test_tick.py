@@ -425,17 +425,32 @@ def test_cancelling_an_invoice_in_an_open_period_removes_it(store):
     assert inv["C-2"]["consolidated_number"] == row["number"]
 
 
-def test_cancelling_an_invoice_of_an_issued_consolidated_invoice_is_a_conflict(store):
+def test_cancelling_an_invoice_of_an_issued_consolidated_invoice_credits_its_line(store):
+    """Issue 7: an individual invoice inside an issued consolidated invoice (which never changes) is
+    cancelled and its line credited there, by a credit note in the company's CN series."""
     add(store, "C")
     rec(store, "C-1", "C", utc(2026, 1, 6, 10), "10.00")
+    rec(store, "C-2", "C", utc(2026, 1, 7, 10), "5.50")
     tick(store, utc(2026, 1, 12))
-    head = store.head()
-    with pytest.raises(Conflict) as e:
-        cancel_invoice(store, "C-1", utc(2026, 1, 13))
-    assert e.value.field == "number"
-    assert "CONS-2026-W02-001" in e.value.rule
-    assert store.head() == head
-    assert individual(store)["C-1"]["status"] == "ISSUED"
+    assert cancel_invoice(store, "C-1", utc(2026, 1, 13), "not flown") is True
+    assert cancel_invoice(store, "C-1", utc(2026, 1, 13)) is False
+    projection_runner.run(store, registry.ALL)
+    notes = queries.list_invoices(store.read_engine, kind="CREDIT_NOTE")
+    assert [(n["number"], n["references"], n["gross"], n["issue_date"], n["reason"]) for n in notes] == [
+        ("CN-2026-000001", "CONS-2026-W02-001", "10.00", "2026-01-13", "not flown")]
+    assert [ln["description"] for ln in notes[0]["lines"]] == ["C-1 (2026-01-06)"]
+    (doc,) = queries.list_invoices(store.read_engine, kind="CONSOLIDATED")
+    assert (doc["number"], doc["gross"], doc["credited"], doc["balance"], doc["status"]) == (
+        "CONS-2026-W02-001", "15.50", "10.00", "5.50", "ISSUED")
+    assert individual(store)["C-1"]["status"] == "CANCELLED"
+    # the remaining line can be credited too; then the consolidated invoice is fully credited
+    from commands.consolidated import credit_consolidated
+
+    note = credit_consolidated(store, "CONS-2026-W02-001", utc(2026, 1, 14))
+    assert (note.number, note.gross) == ("CN-2026-000002", Decimal("5.50"))
+    projection_runner.run(store, registry.ALL)
+    (doc,) = queries.list_invoices(store.read_engine, kind="CONSOLIDATED")
+    assert (doc["status"], doc["balance"]) == ("CREDITED", "0.00")
 
 
 # ============================================================================================ disabling

@@ -21,6 +21,8 @@ import click
 #: name → (module:attribute, one-line help). The help is repeated here so that ``billing --help`` imports
 #: no area.
 AREAS: dict[str, tuple[str, str]] = {
+    "companies": ("commands.cli.companies:companies", "Companies (tenants): name, zone, currency, number formats."),
+    "tax-rates": ("commands.cli.companies:tax_rates", "A company's tax-rate catalogue, effective from a date."),
     "consolidated": ("commands.cli.consolidated:consolidated", "Consolidated invoices: one per customer and billing period."),
     "contracts": ("commands.cli.contracts:contracts", "Recurring contracts: positions billed every month, quarter, half-year or year."),
     "customers": ("commands.cli.customers:customers", "Customers: who is billed, in which zone and currency, and how invoices consolidate."),

@@ -47,6 +47,22 @@ def json_option(fn: Callable) -> Callable:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(fn)
 
 
+def company_option(fn: Callable) -> Callable:
+    """``--company CO`` (or ``$BILLING_COMPANY``; default ``default``): the tenant the command acts for."""
+    return click.option("--company", envvar="BILLING_COMPANY", default="default", show_default=True,
+                        metavar="CO", help="The company (tenant); also $BILLING_COMPANY.")(fn)
+
+
+def list_company_options(fn: Callable) -> Callable:
+    """:func:`company_option` and ``--all-companies`` (every company's rows, CLI only)."""
+    fn = click.option("--all-companies", is_flag=True, help="Show every company's rows.")(fn)
+    return company_option(fn)
+
+
+def chosen_company(company: str, all_companies: bool) -> str | None:
+    return None if all_companies else company
+
+
 def page_options(fn: Callable) -> Callable:
     """``--limit N`` (default 100; 0 for no limit) and ``--offset N`` (rows to skip)."""
     fn = click.option("--offset", type=int, default=0, show_default=True, help="Rows to skip (the next page starts at limit + offset).")(fn)
@@ -85,6 +101,16 @@ def opened(ctx: click.Context, write: bool = True) -> Iterator[Store]:
         yield store
     finally:
         store.close()
+
+
+def execute(ctx: click.Context, command: Any, write: bool = True) -> Any:
+    """Open the store, hand ``command`` to the bus, bring the read models up to date; returns the result."""
+    from commands.bus import handle
+
+    with opened(ctx, write=write) as store:
+        result = handle(store, command)
+        catch_up(store)
+    return result
 
 
 def catch_up(store: Store) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from commands.cli.common import (
-    at_option, catch_up, console, echo, emit_json, json_option, opened, page_note, page_options, paging, parse_at, table,
+    at_option, catch_up, chosen_company, company_option, console, echo, emit_json, execute, json_option,
+    list_company_options, opened, page_note, page_options, paging, parse_at, table,
 )
 
 
@@ -16,20 +17,23 @@ def consolidated() -> None:
 
 @consolidated.command("list")
 @click.option("--customer", metavar="REF")
-@click.option("--status", type=click.Choice(["PENDING", "OVERDUE", "PAID"], case_sensitive=False))
+@click.option("--status", type=click.Choice(["PENDING", "OVERDUE", "PAID", "CREDITED"], case_sensitive=False))
+@list_company_options
 @page_options
 @json_option
 @click.pass_context
-def consolidated_list(ctx: click.Context, customer: str | None, status: str | None, limit: int, offset: int, as_json: bool) -> None:
+def consolidated_list(ctx: click.Context, customer: str | None, status: str | None, company: str, all_companies: bool,
+                      limit: int, offset: int, as_json: bool) -> None:
     """List issued consolidated invoices."""
     from projections import queries
     from projections.paging import require_known
 
     page = paging(limit, offset)
+    co = chosen_company(company, all_companies)
     with opened(ctx, write=False) as store:
         catch_up(store)
-        require_known(store.read_engine, customer=customer)
-        rows = queries.list_consolidated(store.read_engine, customer, status, paging=page)
+        require_known(store.read_engine, customer=customer, company=co)
+        rows = queries.list_consolidated(store.read_engine, customer, status, paging=page, company=co)
     page_note(page, len(rows))
     if as_json:
         emit_json(rows)
@@ -43,16 +47,17 @@ def consolidated_list(ctx: click.Context, customer: str | None, status: str | No
 
 @consolidated.command("show")
 @click.argument("number")
+@company_option
 @json_option
 @click.pass_context
-def consolidated_show(ctx: click.Context, number: str, as_json: bool) -> None:
+def consolidated_show(ctx: click.Context, number: str, company: str, as_json: bool) -> None:
     """Show consolidated invoice NUMBER with its lines."""
     from domain.errors import NotFound
     from projections import queries
 
     with opened(ctx, write=False) as store:
         catch_up(store)
-        inv = queries.show_consolidated(store.read_engine, number)
+        inv = queries.show_consolidated(store.read_engine, number, company)
     if inv is None:
         raise NotFound("number", f"no consolidated invoice {number!r}")
     if as_json:
@@ -73,29 +78,45 @@ def consolidated_show(ctx: click.Context, number: str, as_json: bool) -> None:
 @click.argument("number")
 @click.option("--amount", help="Amount paid (default: the open balance).")
 @click.option("--reference", default="", help="Payment reference (bank transfer id, ...).")
+@company_option
 @at_option
 @click.pass_context
-def consolidated_pay(ctx: click.Context, number: str, amount: str | None, reference: str, at_text: str | None) -> None:
+def consolidated_pay(ctx: click.Context, number: str, amount: str | None, reference: str, company: str, at_text: str | None) -> None:
     """Record a payment of consolidated invoice NUMBER; it is PAID once settled."""
-    from commands.consolidated import pay_consolidated
+    from commands.consolidated import PayConsolidated
 
-    at = parse_at(at_text)
-    with opened(ctx) as store:
-        inv = pay_consolidated(store, number, at, amount, reference)
-        catch_up(store)
+    inv = execute(ctx, PayConsolidated(number, parse_at(at_text), amount, reference, company))
     echo(f"{number}: paid {inv.paid} {inv.currency}, balance {inv.balance}, status {inv.status}")
 
 
+@consolidated.command("credit")
+@click.argument("number")
+@click.option("--invoices", "numbers", metavar="N1,N2", help="Credit the lines of these individual invoices (default: every line not credited yet).")
+@click.option("--reason", default="")
+@company_option
+@at_option
+@click.pass_context
+def consolidated_credit(ctx: click.Context, number: str, numbers: str | None, reason: str, company: str, at_text: str | None) -> None:
+    """Issue a credit note for lines of consolidated invoice NUMBER (its company's CN series); each line is
+    credited at most once."""
+    from commands.consolidated import CreditConsolidated
+
+    keys = tuple(n.strip() for n in numbers.split(",")) if numbers else None
+    note = execute(ctx, CreditConsolidated(number, parse_at(at_text), keys, reason, company))
+    echo(f"credit note {note.number} for {note.references}: gross {note.gross} {note.currency}")
+
+
 @consolidated.command("summary")
+@list_company_options
 @json_option
 @click.pass_context
-def consolidated_summary(ctx: click.Context, as_json: bool) -> None:
+def consolidated_summary(ctx: click.Context, company: str, all_companies: bool, as_json: bool) -> None:
     """Per customer: consolidated invoices, lines, total, paid, balance, overdue."""
     from projections import queries
 
     with opened(ctx, write=False) as store:
         catch_up(store)
-        rows = queries.consolidated_summary(store.read_engine)
+        rows = queries.consolidated_summary(store.read_engine, chosen_company(company, all_companies))
     if as_json:
         emit_json(rows)
         return

@@ -7,9 +7,11 @@ from collections.abc import Callable
 import click
 
 from commands.cli.common import (
-    at_option, catch_up, counts_line, echo, emit_json, json_option, opened, page_note, page_options, paging,
-    parse_at, parse_optional_date, progress_bar, table,
+    at_option, catch_up, chosen_company, company_option, counts_line, echo, emit_json, execute, json_option,
+    list_company_options, opened, page_note, page_options, paging, parse_at, parse_optional_date, progress_bar, table,
 )
+
+INTERVALS = click.Choice(["monthly", "quarterly", "semi-annual", "annual"], case_sensitive=False)
 
 
 @click.group()
@@ -19,10 +21,10 @@ def contracts() -> None:
 
 @contracts.command("create")
 @click.argument("reference")
-@click.option("--company", required=True, help="The issuing company (tenant).")
-@click.option("--customer", required=True, help="Customer reference.")
+@company_option
+@click.option("--customer", required=True, help="Customer reference (a customer of the company).")
 @click.option("--name", required=True)
-@click.option("--interval", required=True, type=click.Choice(["monthly", "quarterly", "semi-annual", "annual"], case_sensitive=False))
+@click.option("--interval", required=True, type=INTERVALS)
 @click.option("--start", "start_text", required=True, metavar="DATE")
 @click.option("--end", "end_text", metavar="DATE", help="Last possible run date.")
 @click.option("--next-run", "next_text", metavar="DATE", help="First run date (default: the start date).")
@@ -35,48 +37,42 @@ def contracts() -> None:
 def contracts_create(ctx: click.Context, reference: str, company: str, customer: str, name: str, interval: str,
                      start_text: str, end_text: str | None, next_text: str | None, currency: str | None,
                      payment_terms: int | None, auto_finalize: bool, auto_send: bool, at_text: str | None) -> None:
-    """Create contract REFERENCE (no-op if it exists with the same data)."""
-    from commands.contracts import CreateContract, create_contract
+    """Create contract REFERENCE of the company (no-op if it exists with the same data)."""
+    from commands.contracts import CreateContract
 
-    at = parse_at(at_text)
     cmd = CreateContract(
         reference, company, customer, name, interval, parse_optional_date(start_text, "start_date"),
         parse_optional_date(end_text, "end_date"), parse_optional_date(next_text, "next_run_date"),
-        currency, payment_terms, auto_finalize, auto_send,
+        currency, payment_terms, auto_finalize, auto_send, at=parse_at(at_text),
     )
-    with opened(ctx) as store:
-        created = create_contract(store, cmd, at)
-        catch_up(store)
-    echo(f"contract {reference} {'created' if created else 'already exists (unchanged)'}")
+    echo(f"contract {reference} {'created' if execute(ctx, cmd) else 'already exists (unchanged)'}")
 
 
 @contracts.command("update")
 @click.argument("reference")
 @click.option("--name")
-@click.option("--interval", type=click.Choice(["monthly", "quarterly", "semi-annual", "annual"], case_sensitive=False))
+@click.option("--interval", type=INTERVALS)
 @click.option("--start", "start_text", metavar="DATE")
 @click.option("--next-run", "next_text", metavar="DATE")
 @click.option("--payment-terms", type=int)
 @click.option("--auto-finalize/--no-auto-finalize", default=None)
 @click.option("--auto-send/--no-auto-send", default=None)
+@company_option
 @at_option
 @click.pass_context
 def contracts_update(ctx: click.Context, reference: str, name: str | None, interval: str | None, start_text: str | None,
                      next_text: str | None, payment_terms: int | None, auto_finalize: bool | None,
-                     auto_send: bool | None, at_text: str | None) -> None:
+                     auto_send: bool | None, company: str, at_text: str | None) -> None:
     """Change contract REFERENCE (schedule changes only before its first run)."""
-    from commands.contracts import update_contract
+    from commands.contracts import UpdateContract
 
-    at = parse_at(at_text)
     changes = {
         "name": name, "interval": interval, "start_date": parse_optional_date(start_text, "start_date"),
         "next_run_date": parse_optional_date(next_text, "next_run_date"), "payment_terms_days": payment_terms,
         "auto_finalize": auto_finalize, "auto_send": auto_send,
     }
-    with opened(ctx) as store:
-        changed = update_contract(store, reference, at, **{k: v for k, v in changes.items() if v is not None})
-        catch_up(store)
-    echo(f"contract {reference} {'updated' if changed else 'unchanged'}")
+    cmd = UpdateContract(reference, parse_at(at_text), tuple((k, v) for k, v in changes.items() if v is not None), company)
+    echo(f"contract {reference} {'updated' if execute(ctx, cmd) else 'unchanged'}")
 
 
 def _position_options(fn: Callable) -> Callable:
@@ -85,9 +81,11 @@ def _position_options(fn: Callable) -> Callable:
         click.option("--description"),
         click.option("--quantity", help="Decimal, up to 4 places."),
         click.option("--unit-price", help="Net unit price in the contract's currency."),
-        click.option("--tax-rate", help="A rate name (standard, reduced, zero) or percentage (19, 7, 0)."),
+        click.option("--tax-rate", help="A rate of the company's catalogue, by name (standard, reduced, zero, ...) "
+                                        "or percentage when only one rate has it."),
         click.option("--discountable/--not-discountable", default=None),
         click.option("--attributes", metavar="JSON", help="A JSON object (item, cost types, ...)."),
+        company_option,
     ]):
         fn = opt(fn)
     return fn
@@ -108,21 +106,16 @@ def _json_object(text: str | None, field: str) -> dict | None:
 @click.pass_context
 def contracts_add_position(ctx: click.Context, reference: str, position: int, description: str | None, quantity: str | None,
                            unit_price: str | None, tax_rate: str | None, discountable: bool | None, attributes: str | None,
-                           at_text: str | None) -> None:
+                           company: str, at_text: str | None) -> None:
     """Add a position (contract line) to contract REFERENCE."""
-    from commands.contracts import add_position
-
+    from commands.contracts import AddPosition
     from domain.errors import ValidationError
 
-    at = parse_at(at_text)
     for field, value in (("description", description), ("quantity", quantity), ("unit_price", unit_price), ("tax_rate", tax_rate)):
         if value is None:
             raise ValidationError(field, "is required")
-    with opened(ctx) as store:
-        add_position(store, reference, at, position=position, description=description, quantity=quantity,  # type: ignore[arg-type]
-                     unit_price=unit_price, tax_rate=tax_rate, discountable=True if discountable is None else discountable,  # type: ignore[arg-type]
-                     attributes=_json_object(attributes, "attributes"))
-        catch_up(store)
+    execute(ctx, AddPosition(reference, parse_at(at_text), position, description, quantity, unit_price, tax_rate,  # type: ignore[arg-type]
+                             True if discountable is None else discountable, _json_object(attributes, "attributes"), company))
     echo(f"contract {reference}: position {position} added")
 
 
@@ -133,114 +126,107 @@ def contracts_add_position(ctx: click.Context, reference: str, position: int, de
 @click.pass_context
 def contracts_change_position(ctx: click.Context, reference: str, position: int, description: str | None, quantity: str | None,
                               unit_price: str | None, tax_rate: str | None, discountable: bool | None, attributes: str | None,
-                              at_text: str | None) -> None:
+                              company: str, at_text: str | None) -> None:
     """Change the given fields of a position of contract REFERENCE."""
-    from commands.contracts import change_position
+    from commands.contracts import ChangePosition
 
-    at = parse_at(at_text)
-    with opened(ctx) as store:
-        changed = change_position(store, reference, at, position=position, description=description, quantity=quantity,
-                                  unit_price=unit_price, tax_rate=tax_rate, discountable=discountable,
-                                  attributes=_json_object(attributes, "attributes"))
-        catch_up(store)
+    changed = execute(ctx, ChangePosition(reference, parse_at(at_text), position, description, quantity, unit_price, tax_rate,
+                                          discountable, _json_object(attributes, "attributes"), company))
     echo(f"contract {reference}: position {position} {'changed' if changed else 'unchanged'}")
 
 
 @contracts.command("remove-position")
 @click.argument("reference")
 @click.option("--position", type=int, required=True)
+@company_option
 @at_option
 @click.pass_context
-def contracts_remove_position(ctx: click.Context, reference: str, position: int, at_text: str | None) -> None:
+def contracts_remove_position(ctx: click.Context, reference: str, position: int, company: str, at_text: str | None) -> None:
     """Remove a position of contract REFERENCE."""
-    from commands.contracts import remove_position
+    from commands.contracts import RemovePosition
 
-    at = parse_at(at_text)
-    with opened(ctx) as store:
-        remove_position(store, reference, at, position)
-        catch_up(store)
+    execute(ctx, RemovePosition(reference, parse_at(at_text), position, company))
     echo(f"contract {reference}: position {position} removed")
 
 
 @contracts.command("deactivate")
 @click.argument("reference")
 @click.option("--reason", default="")
+@company_option
 @at_option
 @click.pass_context
-def contracts_deactivate(ctx: click.Context, reference: str, reason: str, at_text: str | None) -> None:
-    """Deactivate contract REFERENCE (the tick leaves it alone)."""
-    from commands.contracts import set_active
+def contracts_deactivate(ctx: click.Context, reference: str, reason: str, company: str, at_text: str | None) -> None:
+    """Deactivate contract REFERENCE: the tick leaves it alone, and runs due while it is inactive are
+    never billed."""
+    from commands.contracts import SetContractActive
 
-    at = parse_at(at_text)
-    with opened(ctx) as store:
-        changed = set_active(store, reference, at, False, reason)
-        catch_up(store)
+    changed = execute(ctx, SetContractActive(reference, parse_at(at_text), False, reason, company))
     echo(f"contract {reference} {'deactivated' if changed else 'was not active'}")
 
 
 @contracts.command("reactivate")
 @click.argument("reference")
+@company_option
 @at_option
 @click.pass_context
-def contracts_reactivate(ctx: click.Context, reference: str, at_text: str | None) -> None:
-    """Reactivate contract REFERENCE (also releases a contract parked after a failed run)."""
-    from commands.contracts import set_active
+def contracts_reactivate(ctx: click.Context, reference: str, company: str, at_text: str | None) -> None:
+    """Reactivate contract REFERENCE (also releases a contract parked after a failed run); billing goes on
+    with the next run date after the reactivation."""
+    from commands.contracts import SetContractActive
 
-    at = parse_at(at_text)
-    with opened(ctx) as store:
-        changed = set_active(store, reference, at, True)
-        catch_up(store)
+    changed = execute(ctx, SetContractActive(reference, parse_at(at_text), True, "", company))
     echo(f"contract {reference} {'reactivated' if changed else 'was active'}")
 
 
 @contracts.command("end")
 @click.argument("reference")
 @click.option("--end", "end_text", required=True, metavar="DATE", help="The last possible run date.")
+@company_option
 @at_option
 @click.pass_context
-def contracts_end(ctx: click.Context, reference: str, end_text: str, at_text: str | None) -> None:
+def contracts_end(ctx: click.Context, reference: str, end_text: str, company: str, at_text: str | None) -> None:
     """End contract REFERENCE on a date."""
-    from commands.contracts import end_contract
+    from commands.contracts import EndContract
 
-    at = parse_at(at_text)
     end = parse_optional_date(end_text, "end_date")
-    with opened(ctx) as store:
-        end_contract(store, reference, at, end)
-        catch_up(store)
+    execute(ctx, EndContract(reference, parse_at(at_text), end, company))
     echo(f"contract {reference} ends on {end}")
 
 
 @contracts.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
+@company_option
 @at_option
 @click.pass_context
-def contracts_import(ctx: click.Context, file: str, at_text: str | None) -> None:
-    """Import contracts from FILE.csv, one row per position (all-or-nothing, idempotent)."""
-    from commands.contracts import import_contracts
+def contracts_import(ctx: click.Context, file: str, company: str, at_text: str | None) -> None:
+    """Import contracts from FILE.csv, one row per position (all-or-nothing, idempotent). An empty
+    ``company`` cell means the command's company."""
+    from commands.contract_import import ImportContracts
 
     at = parse_at(at_text)
-    with opened(ctx) as store, progress_bar("contracts") as advance:
-        counts = import_contracts(store, file, at, progress=advance)
-        catch_up(store)
+    with progress_bar("contracts") as advance:
+        counts = execute(ctx, ImportContracts(file, at, company, advance))
     counts_line("contracts", counts)
 
 
 @contracts.command("list")
-@click.option("--company")
+@list_company_options
 @click.option("--customer")
 @page_options
 @json_option
 @click.pass_context
-def contracts_list(ctx: click.Context, company: str | None, customer: str | None, limit: int, offset: int, as_json: bool) -> None:
+def contracts_list(ctx: click.Context, company: str, all_companies: bool, customer: str | None, limit: int, offset: int,
+                   as_json: bool) -> None:
     """List contracts."""
     from projections import queries
     from projections.paging import require_known
 
     page = paging(limit, offset)
+    co = chosen_company(company, all_companies)
     with opened(ctx, write=False) as store:
         catch_up(store)
-        require_known(store.read_engine, customer=customer, company=company)
-        rows = queries.list_contracts(store.read_engine, company, customer, paging=page)
+        require_known(store.read_engine, customer=customer, company=co)
+        rows = queries.list_contracts(store.read_engine, co, customer, paging=page)
     page_note(page, len(rows))
     if as_json:
         emit_json(rows)
@@ -252,16 +238,17 @@ def contracts_list(ctx: click.Context, company: str | None, customer: str | None
 
 @contracts.command("show")
 @click.argument("reference")
+@company_option
 @json_option
 @click.pass_context
-def contracts_show(ctx: click.Context, reference: str, as_json: bool) -> None:
+def contracts_show(ctx: click.Context, reference: str, company: str, as_json: bool) -> None:
     """Show contract REFERENCE with its positions (JSON, with or without --json)."""
     from domain.errors import NotFound
     from projections import queries
 
     with opened(ctx, write=False) as store:
         catch_up(store)
-        rows = queries.list_contracts(store.read_engine, reference=reference)
+        rows = queries.list_contracts(store.read_engine, company, reference=reference)
     if not rows:
         raise NotFound("contract", f"no contract {reference!r}")
     emit_json(rows[0])
@@ -269,23 +256,26 @@ def contracts_show(ctx: click.Context, reference: str, as_json: bool) -> None:
 
 @contracts.command("runs")
 @click.argument("reference", required=False)
-@click.option("--company")
+@list_company_options
 @page_options
 @json_option
 @click.pass_context
-def contracts_runs(ctx: click.Context, reference: str | None, company: str | None, limit: int, offset: int, as_json: bool) -> None:
+def contracts_runs(ctx: click.Context, reference: str | None, company: str, all_companies: bool, limit: int, offset: int,
+                   as_json: bool) -> None:
     """The run history (audit trail) of contract REFERENCE (or of all)."""
     from projections import queries
     from projections.paging import require_known
 
     page = paging(limit, offset)
+    co = chosen_company(company, all_companies)
     with opened(ctx, write=False) as store:
         catch_up(store)
-        require_known(store.read_engine, contract=reference, company=company)
-        rows = queries.list_runs(store.read_engine, reference, company, paging=page)
+        require_known(store.read_engine, contract=reference, company=co)
+        rows = queries.list_runs(store.read_engine, reference, co, paging=page)
     page_note(page, len(rows))
     if as_json:
         emit_json(rows)
         return
     table(["contract", "run date", "status", "invoice", "message"],
-          [[r["contract"], r["run_date"], r["status"], r["invoice_number"] or (r["invoice_id"] and f"(draft {r['invoice_id'][:8]})"), r["message"]] for r in rows])
+          [[r["contract"], r["run_date"], r["status"], r["invoice_number"] or (r["invoice_id"] and f"(draft {r['invoice_id'][:8]})"),
+            r["message"]] for r in rows])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from commands.cli.common import (
-    at_option, catch_up, counts_line, echo, emit_json, json_option, opened, page_note, page_options, paging,
-    parse_at, parse_optional_date, progress_bar, table,
+    at_option, catch_up, chosen_company, company_option, counts_line, echo, emit_json, execute, json_option,
+    list_company_options, opened, page_note, page_options, paging, parse_at, parse_optional_date, progress_bar, table,
 )
 
 
@@ -29,19 +29,16 @@ def _attrs(text: str | None) -> tuple[str, ...] | None:
 @click.option("--payment-terms", type=int, default=30, show_default=True, help="Days from issue to due date.")
 @click.option("--approved/--not-approved", default=False, show_default=True)
 @click.option("--summary-attributes", metavar="A,B", help="Attributes whose distinct values consolidated invoices list.")
+@company_option
 @at_option
 @click.pass_context
 def customers_add(ctx: click.Context, reference: str, name: str, tz: str, currency: str, payment_terms: int,
-                  approved: bool, summary_attributes: str | None, at_text: str | None) -> None:
+                  approved: bool, summary_attributes: str | None, company: str, at_text: str | None) -> None:
     """Register customer REFERENCE (no-op if it exists with the same data)."""
-    from commands.customers import AddCustomer, add_customer
+    from commands.customers import AddCustomer
 
-    at = parse_at(at_text)
-    cmd = AddCustomer(reference, name, tz, currency, payment_terms, approved, _attrs(summary_attributes) or ())
-    with opened(ctx) as store:
-        created = add_customer(store, cmd, at)
-        catch_up(store)
-    echo(f"customer {reference} {'added' if created else 'already exists (unchanged)'}")
+    cmd = AddCustomer(reference, name, tz, currency, payment_terms, approved, _attrs(summary_attributes) or (), parse_at(at_text), company)
+    echo(f"customer {reference} {'added' if execute(ctx, cmd) else 'already exists (unchanged)'}")
 
 
 @customers.command("update")
@@ -51,35 +48,29 @@ def customers_add(ctx: click.Context, reference: str, name: str, tz: str, curren
 @click.option("--summary-attributes", metavar="A,B")
 @click.option("--timezone", "tz", help="Must equal the current one (it cannot change).")
 @click.option("--currency", help="Must equal the current one (it cannot change).")
+@company_option
 @at_option
 @click.pass_context
 def customers_update(ctx: click.Context, reference: str, name: str | None, payment_terms: int | None,
-                     summary_attributes: str | None, tz: str | None, currency: str | None, at_text: str | None) -> None:
+                     summary_attributes: str | None, tz: str | None, currency: str | None, company: str, at_text: str | None) -> None:
     """Change customer REFERENCE's name, payment terms or summary attributes."""
-    from commands.customers import update_customer
+    from commands.customers import UpdateCustomer
 
-    at = parse_at(at_text)
-    attrs = _attrs(summary_attributes)
-    with opened(ctx) as store:
-        changed = update_customer(store, reference, at, name=name, payment_terms_days=payment_terms,
-                                  summary_attributes=list(attrs) if attrs is not None else None, timezone=tz, currency=currency)
-        catch_up(store)
-    echo(f"customer {reference} {'updated' if changed else 'unchanged'}")
+    cmd = UpdateCustomer(reference, parse_at(at_text), name, payment_terms, _attrs(summary_attributes), tz, currency, company)
+    echo(f"customer {reference} {'updated' if execute(ctx, cmd) else 'unchanged'}")
 
 
 @customers.command("approve")
 @click.argument("reference")
 @click.option("--withdraw", is_flag=True, help="Withdraw the approval instead.")
+@company_option
 @at_option
 @click.pass_context
-def customers_approve(ctx: click.Context, reference: str, withdraw: bool, at_text: str | None) -> None:
+def customers_approve(ctx: click.Context, reference: str, withdraw: bool, company: str, at_text: str | None) -> None:
     """Approve customer REFERENCE for consolidation (or --withdraw the approval)."""
-    from commands.customers import approve_customer
+    from commands.customers import ApproveCustomer
 
-    at = parse_at(at_text)
-    with opened(ctx) as store:
-        changed = approve_customer(store, reference, at, approved=not withdraw)
-        catch_up(store)
+    changed = execute(ctx, ApproveCustomer(reference, parse_at(at_text), not withdraw, company))
     state = "not approved" if withdraw else "approved"
     echo(f"customer {reference} {state}{'' if changed else ' (unchanged)'}")
 
@@ -89,59 +80,54 @@ def customers_approve(ctx: click.Context, reference: str, withdraw: bool, at_tex
 @click.argument("mode", type=click.Choice(["weekly", "monthly", "none"], case_sensitive=False))
 @click.option("--start-day", type=int, help="Weekly: ISO weekday 1-7 (1 = Monday). Monthly: day 1-28.")
 @click.option("--from", "from_text", metavar="DATE", help="First local date covered (default: today in the customer's zone).")
+@company_option
 @at_option
 @click.pass_context
 def customers_consolidation(ctx: click.Context, reference: str, mode: str, start_day: int | None,
-                            from_text: str | None, at_text: str | None) -> None:
+                            from_text: str | None, company: str, at_text: str | None) -> None:
     """Set customer REFERENCE's consolidation: weekly, monthly, or none (disables it; what is pending is
     consolidated at the next tick)."""
-    from commands.customers import set_consolidation
+    from commands.customers import SetConsolidation
     from domain.errors import ValidationError
-    from domain.periods import validate_mode_and_start_day
 
-    at = parse_at(at_text)
     mode = mode.lower()
-    if mode != "none":
-        if start_day is None:
-            raise ValidationError("start_day", f"is required for {mode} consolidation")
-        validate_mode_and_start_day(mode, start_day)  # out of range is an error, never coerced
-    elif start_day is not None:
+    if mode != "none" and start_day is None:
+        raise ValidationError("start_day", f"is required for {mode} consolidation")
+    if mode == "none" and start_day is not None:
         raise ValidationError("start_day", "is not used when consolidation is none")
-    frm = parse_optional_date(from_text, "from")
-    with opened(ctx) as store:
-        changed = set_consolidation(store, reference, mode, start_day, frm, at)
-        catch_up(store)
-    echo(f"customer {reference}: consolidation {mode}{'' if changed else ' (unchanged)'}")
+    cmd = SetConsolidation(reference, mode, start_day, parse_optional_date(from_text, "from"), parse_at(at_text), company)
+    echo(f"customer {reference}: consolidation {mode}{'' if execute(ctx, cmd) else ' (unchanged)'}")
 
 
 @customers.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
+@company_option
 @at_option
 @click.pass_context
-def customers_import(ctx: click.Context, file: str, at_text: str | None) -> None:
+def customers_import(ctx: click.Context, file: str, company: str, at_text: str | None) -> None:
     """Import customers from FILE.csv (all-or-nothing, idempotent). Columns: reference, name, timezone,
     currency, payment_terms_days, approved, consolidation, start_day, consolidate_from [, summary_attributes]."""
-    from commands.customers import import_customers
+    from commands.customer_import import ImportCustomers
 
     at = parse_at(at_text)
-    with opened(ctx) as store, progress_bar("customers") as advance:
-        counts = import_customers(store, file, at, progress=advance)
-        catch_up(store)
+    with progress_bar("customers") as advance:
+        counts = execute(ctx, ImportCustomers(file, at, company, advance))
     counts_line("customers", counts)
 
 
 @customers.command("list")
+@list_company_options
 @page_options
 @json_option
 @click.pass_context
-def customers_list(ctx: click.Context, limit: int, offset: int, as_json: bool) -> None:
+def customers_list(ctx: click.Context, company: str, all_companies: bool, limit: int, offset: int, as_json: bool) -> None:
     """List customers."""
     from projections import queries
 
     page = paging(limit, offset)
     with opened(ctx, write=False) as store:
         catch_up(store)
-        rows = queries.list_customers(store.read_engine, page)
+        rows = queries.list_customers(store.read_engine, page, company=chosen_company(company, all_companies))
     page_note(page, len(rows))
     if as_json:
         emit_json(rows)
@@ -156,16 +142,17 @@ def customers_list(ctx: click.Context, limit: int, offset: int, as_json: bool) -
 
 @customers.command("show")
 @click.argument("reference")
+@company_option
 @json_option
 @click.pass_context
-def customers_show(ctx: click.Context, reference: str, as_json: bool) -> None:
+def customers_show(ctx: click.Context, reference: str, company: str, as_json: bool) -> None:
     """Show customer REFERENCE (JSON, with or without --json)."""
     from domain.errors import NotFound
     from projections import queries
 
     with opened(ctx, write=False) as store:
         catch_up(store)
-        rows = queries.list_customers(store.read_engine, reference=reference)
+        rows = queries.list_customers(store.read_engine, reference=reference, company=company)
     if not rows:
         raise NotFound("customer", f"no customer {reference!r}")
     emit_json(rows[0])

@@ -8,8 +8,8 @@ from typing import Any
 import click
 
 from commands.cli.common import (
-    at_option, catch_up, echo, emit_json, json_option, opened, page_note, page_options, paging, parse_at,
-    parse_optional_date, table,
+    at_option, catch_up, chosen_company, company_option, echo, emit_json, execute, json_option, list_company_options,
+    opened, page_note, page_options, paging, parse_at, parse_optional_date, table,
 )
 from commands.cli.invoices import invoices
 
@@ -21,28 +21,30 @@ def _invoice_line(inv: Any) -> str:
 
 
 @invoices.command("list")
-@click.option("--company")
+@list_company_options
 @click.option("--customer")
 @click.option("--status", type=click.Choice(STATUSES, case_sensitive=False))
-@click.option("--kind", type=click.Choice(["INVOICE", "CREDIT_NOTE"], case_sensitive=False))
+@click.option("--kind", type=click.Choice(["INVOICE", "CREDIT_NOTE", "CONSOLIDATED", "ALL"], case_sensitive=False),
+              help="Default: invoices and credit notes; ALL: every document of every source.")
 @click.option("--from", "from_text", metavar="DATE", help="Issued on or after.")
 @click.option("--to", "to_text", metavar="DATE", help="Issued on or before.")
 @page_options
 @json_option
 @click.pass_context
-def invoices_list(ctx: click.Context, company: str | None, customer: str | None, status: str | None, kind: str | None,
-                  from_text: str | None, to_text: str | None, limit: int, offset: int, as_json: bool) -> None:
-    """List invoice documents and credit notes (a draft shows the first 8 digits of its id, which every
-    command accepts)."""
+def invoices_list(ctx: click.Context, company: str, all_companies: bool, customer: str | None, status: str | None,
+                  kind: str | None, from_text: str | None, to_text: str | None, limit: int, offset: int, as_json: bool) -> None:
+    """List documents: invoices and credit notes (a draft shows the first 8 digits of its id, which every
+    command accepts), and with --kind the consolidated invoices too."""
     from projections import queries
     from projections.paging import require_known
 
     d1, d2 = parse_optional_date(from_text, "from"), parse_optional_date(to_text, "to")
     page = paging(limit, offset)
+    co = chosen_company(company, all_companies)
     with opened(ctx, write=False) as store:
         catch_up(store)
-        require_known(store.read_engine, customer=customer, company=company)
-        rows = queries.list_invoices(store.read_engine, company, customer, status, d1, d2, kind.upper() if kind else None, paging=page)
+        require_known(store.read_engine, customer=customer, company=co)
+        rows = queries.list_invoices(store.read_engine, co, customer, status, d1, d2, kind.upper() if kind else None, paging=page)
     page_note(page, len(rows))
     if as_json:
         emit_json(rows)
@@ -54,7 +56,7 @@ def invoices_list(ctx: click.Context, company: str | None, customer: str | None,
 
 @invoices.command("show")
 @click.argument("ident", metavar="NUMBER")
-@click.option("--company")
+@company_option
 @json_option
 @click.pass_context
 def invoices_show(ctx: click.Context, ident: str, company: str | None, as_json: bool) -> None:
@@ -70,56 +72,45 @@ def invoices_show(ctx: click.Context, ident: str, company: str | None, as_json: 
 
 @invoices.command("finalize")
 @click.argument("ident", metavar="ID")
-@click.option("--company")
+@company_option
 @at_option
 @click.pass_context
-def invoices_finalize(ctx: click.Context, ident: str, company: str | None, at_text: str | None) -> None:
+def invoices_finalize(ctx: click.Context, ident: str, company: str, at_text: str | None) -> None:
     """Issue a DRAFT invoice (by id, or the first 8 digits of it): it is dated the day it is issued and
     gets the next number of its company's series."""
-    from commands.invoices import finalize_invoice
+    from commands.invoices import FinalizeInvoice
 
-    at = parse_at(at_text)
-    with opened(ctx) as store:
-        inv = finalize_invoice(store, ident, at, company)
-        catch_up(store)
-    echo(_invoice_line(inv))
+    echo(_invoice_line(execute(ctx, FinalizeInvoice(ident, parse_at(at_text), company))))
 
 
 @invoices.command("void")
 @click.argument("ident", metavar="NUMBER")
 @click.option("--reason", default="")
-@click.option("--company")
+@company_option
 @at_option
 @click.pass_context
-def invoices_void(ctx: click.Context, ident: str, reason: str, company: str | None, at_text: str | None) -> None:
+def invoices_void(ctx: click.Context, ident: str, reason: str, company: str, at_text: str | None) -> None:
     """Void an issued, unpaid invoice."""
-    from commands.invoices import void_invoice
+    from commands.invoices import VoidInvoice
 
-    at = parse_at(at_text)
-    with opened(ctx) as store:
-        inv = void_invoice(store, ident, at, reason, company)
-        catch_up(store)
-    echo(_invoice_line(inv))
+    echo(_invoice_line(execute(ctx, VoidInvoice(ident, parse_at(at_text), company, reason))))
 
 
 @invoices.command("credit")
 @click.argument("ident", metavar="NUMBER")
 @click.option("--positions", metavar="N,M", help="Credit only these positions (default: every line not credited yet).")
 @click.option("--reason", default="")
-@click.option("--company")
+@company_option
 @at_option
 @click.pass_context
-def invoices_credit(ctx: click.Context, ident: str, positions: str | None, reason: str, company: str | None, at_text: str | None) -> None:
+def invoices_credit(ctx: click.Context, ident: str, positions: str | None, reason: str, company: str, at_text: str | None) -> None:
     """Issue a credit note correcting invoice NUMBER (its own CN number series); each line is credited at
     most once."""
     from commands.csvfiles import parse_int
-    from commands.invoices import credit_invoice
+    from commands.invoices import CreditInvoice
 
-    at = parse_at(at_text)
-    pos = [parse_int(p, "positions") for p in positions.split(",")] if positions else None
-    with opened(ctx) as store:
-        note = credit_invoice(store, ident, at, pos, reason, company)
-        catch_up(store)
+    pos = tuple(parse_int(p, "positions") for p in positions.split(",")) if positions else None
+    note = execute(ctx, CreditInvoice(ident, parse_at(at_text), company, pos, reason))
     echo(f"credit note {note.number} for {note.references}: gross {note.gross} {note.currency}")
 
 
@@ -127,33 +118,31 @@ def invoices_credit(ctx: click.Context, ident: str, positions: str | None, reaso
 @click.argument("ident", metavar="NUMBER")
 @click.option("--amount", help="Amount paid (default: the open balance).")
 @click.option("--reference", default="")
-@click.option("--company")
+@company_option
 @at_option
 @click.pass_context
-def invoices_pay(ctx: click.Context, ident: str, amount: str | None, reference: str, company: str | None, at_text: str | None) -> None:
+def invoices_pay(ctx: click.Context, ident: str, amount: str | None, reference: str, company: str, at_text: str | None) -> None:
     """Record a payment of invoice NUMBER; PAID once settled."""
-    from commands.invoices import pay_invoice
+    from commands.invoices import PayInvoice
 
-    at = parse_at(at_text)
-    with opened(ctx) as store:
-        inv = pay_invoice(store, ident, at, amount, reference, company)
-        catch_up(store)
-    echo(_invoice_line(inv))
+    echo(_invoice_line(execute(ctx, PayInvoice(ident, parse_at(at_text), company, amount, reference))))
 
 
 @invoices.command("outbox")
 @click.option("--all", "include_sent", is_flag=True, help="Include invoices already sent.")
+@list_company_options
 @page_options
 @json_option
 @click.pass_context
-def invoices_outbox(ctx: click.Context, include_sent: bool, limit: int, offset: int, as_json: bool) -> None:
+def invoices_outbox(ctx: click.Context, include_sent: bool, company: str, all_companies: bool, limit: int, offset: int,
+                    as_json: bool) -> None:
     """Issued invoices waiting to be sent (from contracts with auto-send)."""
     from projections import queries
 
     page = paging(limit, offset)
     with opened(ctx, write=False) as store:
         catch_up(store)
-        rows = queries.list_outbox(store.read_engine, include_sent, paging=page)
+        rows = queries.list_outbox(store.read_engine, include_sent, paging=page, company=chosen_company(company, all_companies))
     page_note(page, len(rows))
     if as_json:
         emit_json(rows)
@@ -165,15 +154,12 @@ def invoices_outbox(ctx: click.Context, include_sent: bool, limit: int, offset: 
 @invoices.command("mark-sent")
 @click.argument("ident", metavar="NUMBER")
 @click.option("--channel", default="", help="How it was sent (email, post, ...).")
-@click.option("--company")
+@company_option
 @at_option
 @click.pass_context
-def invoices_mark_sent(ctx: click.Context, ident: str, channel: str, company: str | None, at_text: str | None) -> None:
+def invoices_mark_sent(ctx: click.Context, ident: str, channel: str, company: str, at_text: str | None) -> None:
     """Record that invoice NUMBER of the outbox was sent (it leaves the outbox)."""
-    from commands.invoices import mark_sent
+    from commands.invoices import MarkSent
 
-    at = parse_at(at_text)
-    with opened(ctx) as store:
-        changed = mark_sent(store, ident, at, channel, company)
-        catch_up(store)
+    changed = execute(ctx, MarkSent(ident, parse_at(at_text), company, channel))
     echo(f"{ident} {'marked sent' if changed else 'was already sent'}")

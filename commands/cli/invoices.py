@@ -7,8 +7,8 @@ from __future__ import annotations
 import click
 
 from commands.cli.common import (
-    at_option, catch_up, counts_line, echo, emit_json, json_option, opened, page_note, page_options, paging,
-    parse_at, parse_optional_date, progress_bar, table,
+    at_option, catch_up, chosen_company, company_option, counts_line, echo, emit_json, execute, json_option,
+    list_company_options, opened, page_note, page_options, paging, parse_at, parse_optional_date, progress_bar, table,
 )
 
 
@@ -25,49 +25,47 @@ def invoices() -> None:
 @click.option("--amount", required=True)
 @click.option("--currency", required=True)
 @click.option("--attributes", metavar="JSON", help='A JSON object, e.g. \'{"flight": "UA1545"}\'.')
+@company_option
 @at_option
 @click.pass_context
 def invoices_record(ctx: click.Context, number: str, customer: str, issued_at: str, amount: str, currency: str,
-                    attributes: str | None, at_text: str | None) -> None:
+                    attributes: str | None, company: str, at_text: str | None) -> None:
     """Record individual invoice NUMBER issued elsewhere (no-op if recorded with the same data)."""
-    from commands.individual_invoices import make_record, record_invoice
+    from commands.individual_invoices import RecordInvoices, make_record
 
-    at = parse_at(at_text)
-    cmd = make_record(number, customer, issued_at, amount, currency, attributes)
-    with opened(ctx) as store:
-        result = record_invoice(store, cmd, at)
-        catch_up(store)
-    echo(f"invoice {number} {'recorded' if result == 'recorded' else 'already recorded (unchanged)'}")
+    cmd = RecordInvoices((make_record(number, customer, issued_at, amount, currency, attributes),), parse_at(at_text), company)
+    counts = execute(ctx, cmd)
+    echo(f"invoice {number} {'recorded' if counts['recorded'] else 'already recorded (unchanged)'}")
 
 
 @invoices.command("cancel")
 @click.argument("number")
 @click.option("--reason", default="")
+@company_option
 @at_option
 @click.pass_context
-def invoices_cancel(ctx: click.Context, number: str, reason: str, at_text: str | None) -> None:
-    """Cancel individual invoice NUMBER (refused once it is in a closed consolidated invoice)."""
-    from commands.individual_invoices import cancel_invoice
+def invoices_cancel(ctx: click.Context, number: str, reason: str, company: str, at_text: str | None) -> None:
+    """Cancel individual invoice NUMBER. Gathered into an open period, it leaves it; inside an issued
+    consolidated invoice, that invoice gets a credit note for its line."""
+    from commands.individual_invoices import CancelIndividualInvoice
 
-    at = parse_at(at_text)
-    with opened(ctx) as store:
-        changed = cancel_invoice(store, number, at, reason)
-        catch_up(store)
+    changed = execute(ctx, CancelIndividualInvoice(number, parse_at(at_text), reason, company))
     echo(f"invoice {number} {'cancelled' if changed else 'was already cancelled'}")
 
 
 @invoices.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
+@company_option
 @at_option
 @click.pass_context
-def invoices_import(ctx: click.Context, file: str, at_text: str | None) -> None:
+def invoices_import(ctx: click.Context, file: str, company: str, at_text: str | None) -> None:
     """Import individual invoices from FILE.csv (all-or-nothing, idempotent). Columns: customer, number,
     issued_at, amount, currency, status, attributes."""
     from commands.individual_invoices import import_invoices
 
     at = parse_at(at_text)
     with opened(ctx) as store, progress_bar("invoices") as advance:
-        counts = import_invoices(store, file, at, progress=advance, on_total=advance.set_total)  # type: ignore[attr-defined]
+        counts = import_invoices(store, file, at, progress=advance, on_total=advance.set_total, company=company)  # type: ignore[attr-defined]
         catch_up(store)
     counts_line("invoices", counts)
 
@@ -76,11 +74,12 @@ def invoices_import(ctx: click.Context, file: str, at_text: str | None) -> None:
 @click.option("--customer")
 @click.option("--from", "from_text", metavar="DATE", help="Issued on or after this local date.")
 @click.option("--to", "to_text", metavar="DATE", help="Issued on or before this local date.")
+@list_company_options
 @page_options
 @json_option
 @click.pass_context
 def invoices_individual(ctx: click.Context, customer: str | None, from_text: str | None, to_text: str | None,
-                        limit: int, offset: int, as_json: bool) -> None:
+                        company: str, all_companies: bool, limit: int, offset: int, as_json: bool) -> None:
     """List recorded individual invoices and the consolidated invoice that includes each."""
     from projections import queries
     from projections.paging import require_known
@@ -89,8 +88,9 @@ def invoices_individual(ctx: click.Context, customer: str | None, from_text: str
     page = paging(limit, offset)
     with opened(ctx, write=False) as store:
         catch_up(store)
-        require_known(store.read_engine, customer=customer)
-        rows = queries.list_individual(store.read_engine, customer, d1, d2, paging=page)
+        co = chosen_company(company, all_companies)
+        require_known(store.read_engine, customer=customer, company=co)
+        rows = queries.list_individual(store.read_engine, customer, d1, d2, paging=page, company=co)
     page_note(page, len(rows))
     if as_json:
         emit_json(rows)

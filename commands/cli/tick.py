@@ -12,21 +12,23 @@ from commands.cli.common import catch_up, console, echo, emit_json, json_option,
 @click.command("tick")
 @click.option("--at", "at_text", metavar="INSTANT", help="The tick's instant, ISO 8601 with offset (default: now).")
 @click.option("--dry-run", is_flag=True, help="Run the same code, write nothing, report what would be issued.")
-@click.option("--company", metavar="CO", help="Only contract runs of this company (tenant).")
+@click.option("--company", metavar="CO", help="Only this company's work (default: every company's).")
+@click.option("--kind", metavar="KIND", help="Only this kind of work: consolidation, contract, overdue, ...")
 @json_option
 @click.pass_context
-def tick_cmd(ctx: click.Context, at_text: str | None, dry_run: bool, company: str | None, as_json: bool) -> None:
+def tick_cmd(ctx: click.Context, at_text: str | None, dry_run: bool, company: str | None, kind: str | None, as_json: bool) -> None:
     """Issue everything due at INSTANT: close ended consolidation periods and issue their invoices, run due
     contracts, mark unpaid invoices overdue. Idempotent; catches up any number of missed periods."""
+    from commands.bus import handle
+    from commands.ticking import Tick
     from projections.paging import require_known
-    from scheduler.tick import tick
 
     at = parse_at(at_text)
     with opened(ctx) as store:
         catch_up(store)
         require_known(store.read_engine, company=company)
         if as_json or not console(stderr=True).is_terminal:
-            summary = tick(store, at, dry_run=dry_run, company=company)
+            summary = handle(store, Tick(at, dry_run, company, kind))
         else:
             with progress_bar("tick") as advance:
                 state = {"done": 0}
@@ -36,7 +38,7 @@ def tick_cmd(ctx: click.Context, at_text: str | None, dry_run: bool, company: st
                     advance(done - state["done"])
                     state["done"] = done
 
-                summary = tick(store, at, dry_run=dry_run, company=company, progress=on_progress)
+                summary = handle(store, Tick(at, dry_run, company, kind, on_progress))
     if as_json:
         emit_json(summary.as_dict())
         return

@@ -18,42 +18,51 @@ The invoice id is derived from (contract, run date), so there is at most one SUC
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from uuid import UUID
 
 from domain.calendar import local_date, start_of_day
+from domain.company import company_id, number_format_at
 from domain.contract import FAILED, SKIPPED, SUCCESS, Contract
 from domain.errors import DomainError
-from domain.invoice import INVOICE, Invoice, build_lines, contract_invoice_id, format_number, series_key
+from domain.invoice import FORMAT_OF, INVOICE, Invoice, build_lines, contract_invoice_id, format_number, series_key
 from domain.schedules import next_run_after
-from scheduler.tick import TickContext, WorkItem
+from scheduler.work import TickContext, WorkItem, register
 
-RANK = 1
+
+@dataclass(frozen=True)
+class ContractRun:
+    """The payload of a contract item: the run date to bill."""
+
+    run_date: date
 
 
 class ContractSource:
     kind = "contract"
+    rank = 1
 
-    def items(self, ctx: TickContext, rows: list[Any], company: str | None) -> list[WorkItem]:
+    def items(self, ctx: TickContext, rows: list[Any]) -> list[WorkItem[ContractRun]]:
         out = []
         for r in rows:
-            if company is not None and r.company != company:
-                continue
-            tz = r.timezone
+            plan = r.plan
+            tz = plan["timezone"]
+            start, interval = date.fromisoformat(plan["start"]), plan["interval"]
+            end = date.fromisoformat(plan["end"]) if plan.get("end") else None
             until = local_date(ctx.at, tz)
-            d: date = r.next_run
-            while d <= until and (r.schedule_end is None or d <= r.schedule_end):
-                out.append(WorkItem(start_of_day(d, tz), RANK, r.natural_key, self.kind, UUID(r.aggregate_id), d))
-                d = next_run_after(r.schedule_start, r.schedule_interval, d)
+            d = local_date(r.due_at, tz)  # the next run date (due at its first instant)
+            while d <= until and (end is None or d <= end):
+                out.append(WorkItem(start_of_day(d, tz), self.rank, r.natural_key, self.kind, UUID(r.aggregate_id), ContractRun(d)))
+                d = next_run_after(start, interval, d)
         return out
 
-    def prefetch(self, ctx: TickContext, item: WorkItem) -> list[UUID]:
+    def prefetch(self, ctx: TickContext, item: WorkItem[ContractRun]) -> list[UUID]:
         return [item.target]
 
-    def process(self, ctx: TickContext, item: WorkItem) -> None:
+    def process(self, ctx: TickContext, item: WorkItem[ContractRun]) -> None:
         contract: Contract | None = ctx.get(item.target)
-        run_date: date = item.data
+        run_date: date = item.data.run_date
         if (
             contract is None
             or contract.next_run_date != run_date
@@ -92,7 +101,8 @@ class ContractSource:
             # draft finalized meanwhile), the invoice is dated that day; its service period stays.
             issue_date = series.earliest_issue_date(run_date)
             seq = series.next(issue_date)
-            number = format_number(INVOICE, run_date.year, seq)
+            fmt = number_format_at(ctx.get(company_id(contract.company)), FORMAT_OF[INVOICE], ctx.at)
+            number = format_number(INVOICE, run_date.year, seq, fmt)
         invoice = Invoice.create(
             contract_invoice_id(contract.id, run_date),
             company=contract.company,
@@ -131,3 +141,6 @@ class ContractSource:
         )
         if number is not None and invoice.mark_overdue(ctx.at):
             ctx.count("overdue", "marked")
+
+
+register(ContractSource())

@@ -16,23 +16,33 @@ recorded concurrently for it fails on the event store instead of being lost in a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from uuid import UUID
 
+from domain.company import company_id, number_format_at
 from domain.consolidated_invoice import ConsolidatedInvoice, series_key
-from domain.customer import Customer
+from domain.customer import Customer, PeriodRef
 from domain.money import AMOUNT_LIMIT
-from scheduler.tick import StaleState, TickContext, WorkItem
+from domain.number_formats import CONSOLIDATED_FORMAT
+from domain.periods import period_starting
+from scheduler.work import StaleState, TickContext, WorkItem, register
 
-RANK = 0
+
+@dataclass(frozen=True)
+class PeriodToClose:
+    """The payload of a consolidation item: which period of the customer closes."""
+
+    regime: int
+    period_start: date
 
 
 class ConsolidationSource:
     kind = "consolidation"
+    rank = 0
 
-    def items(self, ctx: TickContext, rows: list[Any], company: str | None) -> list[WorkItem]:
-        if company is not None:
-            return []
+    def items(self, ctx: TickContext, rows: list[Any]) -> list[WorkItem[PeriodToClose]]:
         ids = [UUID(r.aggregate_id) for r in rows]
         ctx.preload(ids)
         out = []
@@ -41,31 +51,27 @@ class ConsolidationSource:
             if not isinstance(customer, Customer):
                 continue
             for ref, closes in customer.closable_periods(ctx.at):
-                out.append(
-                    WorkItem(closes, RANK, customer.reference, self.kind, customer.id, (ref.regime, ref.period.start))
-                )
+                out.append(WorkItem(closes, self.rank, customer.reference, self.kind, customer.id,
+                                    PeriodToClose(ref.regime, ref.period.start)))
         return out
 
-    def prefetch(self, ctx: TickContext, item: WorkItem) -> list[UUID]:
+    def prefetch(self, ctx: TickContext, item: WorkItem[PeriodToClose]) -> list[UUID]:
         customer = ctx.get(item.target)
         if customer is None:
             return []
-        from domain.customer import PeriodRef
-        from domain.periods import period_starting
+        data = item.data
+        ref = PeriodRef(customer.id, data.regime, period_starting(data.period_start, customer.regime(data.regime).mode))
+        return [ref.consolidated_invoice_id, company_id(customer.company)]
 
-        regime, start = item.data
-        ref = PeriodRef(customer.id, regime, period_starting(start, customer.regime(regime).mode))
-        return [ref.consolidated_invoice_id]
-
-    def process(self, ctx: TickContext, item: WorkItem) -> None:
+    def process(self, ctx: TickContext, item: WorkItem[PeriodToClose]) -> None:
         customer: Customer = ctx.get(item.target)
         ref = customer.cursor_period()
-        if ref is None or (ref.regime, ref.period.start) != item.data or not customer.approved:
+        if ref is None or (ref.regime, ref.period.start) != (item.data.regime, item.data.period_start) or not customer.approved:
             ctx.count(self.kind, "already_closed")
             return
         closes = customer.close_at(ref)
         period = ctx.get(ref.consolidated_invoice_id)
-        if ctx.changed_after_tick(customer, period) or ctx.series_changed_after_tick(series_key(ref.period.label)):
+        if ctx.changed_after_tick(customer, period) or ctx.series_changed_after_tick(series_key(ref.period.label, customer.company)):
             ctx.count(self.kind, "later_history")
             return
         if period is not None and period.is_open:
@@ -113,15 +119,17 @@ class ConsolidationSource:
         if not invoiceable:
             ctx.count(self.kind, "empty_periods")
             return
-        series = ctx.series(series_key(period.label))
+        series = ctx.series(series_key(period.label, customer.company))
         issue_date = series.earliest_issue_date(period.natural_issue_date)
         seq = series.next(issue_date)
-        period.issue(seq, customer.payment_terms_days, customer.summary_attributes, issue_date)
+        fmt = number_format_at(ctx.get(company_id(customer.company)), CONSOLIDATED_FORMAT, ctx.at)
+        period.issue(seq, customer.payment_terms_days, customer.summary_attributes, issue_date, fmt)
         ctx.count(self.kind, "issued")
         ctx.issued(
             {
                 "kind": "consolidated",
                 "number": period.number,
+                "company": customer.company,
                 "customer": customer.reference,
                 "issue_date": period.issue_date.isoformat(),
                 "currency": period.currency,
@@ -131,3 +139,6 @@ class ConsolidationSource:
         )
         if period.mark_overdue(ctx.at):
             ctx.count("overdue", "marked")
+
+
+register(ConsolidationSource())

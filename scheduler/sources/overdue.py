@@ -11,25 +11,20 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from scheduler.tick import TickContext, WorkItem
-
-RANK = 9
+from scheduler.work import TickContext, WorkItem, register
 
 
 class OverdueSource:
     kind = "overdue"
+    rank = 9
 
-    def items(self, ctx: TickContext, rows: list[Any], company: str | None) -> list[WorkItem]:
-        return [
-            WorkItem(r.due_at, RANK, r.natural_key, self.kind, UUID(r.aggregate_id))
-            for r in rows
-            if company is None or r.company == company
-        ]
+    def items(self, ctx: TickContext, rows: list[Any]) -> list[WorkItem[None]]:
+        return [WorkItem(r.due_at, self.rank, r.natural_key, self.kind, UUID(r.aggregate_id)) for r in rows]
 
-    def prefetch(self, ctx: TickContext, item: WorkItem) -> list[UUID]:
+    def prefetch(self, ctx: TickContext, item: WorkItem[None]) -> list[UUID]:
         return [item.target]
 
-    def process(self, ctx: TickContext, item: WorkItem) -> None:
+    def process(self, ctx: TickContext, item: WorkItem[None]) -> None:
         invoice = ctx.get(item.target)
         if ctx.changed_after_tick(invoice):
             ctx.count(self.kind, "later_history")
@@ -37,3 +32,6 @@ class OverdueSource:
         if invoice is not None and invoice.mark_overdue(ctx.at):
             ctx.touch(invoice, transient=True)
             ctx.count(self.kind, "marked")
+
+
+register(OverdueSource())

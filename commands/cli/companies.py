@@ -1,0 +1,101 @@
+"""``billing companies ...`` and ``billing tax-rates ...``: the tenants and their settings (issue 7)."""
+
+from __future__ import annotations
+
+import click
+
+from commands.cli.common import at_option, catch_up, company_option, echo, emit_json, execute, json_option, opened, parse_at, table
+
+
+@click.group()
+def companies() -> None:
+    """Companies (tenants): name, time zone, default currency, number formats."""
+
+
+@companies.command("set")
+@click.argument("company")
+@click.option("--name")
+@click.option("--timezone", "tz", help="IANA time zone (a company never set is UTC).")
+@click.option("--currency", help="Default ISO 4217 currency.")
+@click.option("--number-format", "formats", multiple=True, metavar="KIND=PREFIX[:WIDTH]",
+              help="invoice, credit_note or consolidated, e.g. invoice=RE:5 (repeatable).")
+@at_option
+@click.pass_context
+def companies_set(ctx: click.Context, company: str, name: str | None, tz: str | None, currency: str | None,
+                  formats: tuple[str, ...], at_text: str | None) -> None:
+    """Create COMPANY or change its settings, from the command's instant on (never retroactively)."""
+    from commands.companies import SetCompany
+    from domain.number_formats import parse_number_format
+
+    parsed = tuple(parse_number_format(f) for f in formats)
+    changed = execute(ctx, SetCompany(company, parse_at(at_text), name, tz, currency, parsed))
+    echo(f"company {company} {'set' if changed else 'unchanged'}")
+
+
+@companies.command("list")
+@json_option
+@click.pass_context
+def companies_list(ctx: click.Context, as_json: bool) -> None:
+    """List the companies that have settings."""
+    from projections.company_queries import list_companies
+
+    with opened(ctx, write=False) as store:
+        catch_up(store)
+        rows = list_companies(store.read_engine)
+    if as_json:
+        emit_json(rows)
+        return
+    table(["company", "name", "zone", "currency"], [[r["company"], r["name"], r["timezone"], r["currency"]] for r in rows])
+
+
+@companies.command("show")
+@click.argument("company")
+@json_option
+@click.pass_context
+def companies_show(ctx: click.Context, company: str, as_json: bool) -> None:
+    """Show COMPANY with its tax rates and number formats (JSON, with or without --json)."""
+    from projections.company_queries import show_company
+
+    with opened(ctx, write=False) as store:
+        catch_up(store)
+        emit_json(show_company(store.read_engine, company))
+
+
+@click.group("tax-rates")
+def tax_rates() -> None:
+    """A company's tax-rate catalogue (standard 19 %, reduced 7 %, zero 0 % unless it adds its own)."""
+
+
+@tax_rates.command("add")
+@company_option
+@click.option("--name", required=True, help="The rate's name, e.g. standard-jp.")
+@click.option("--percent", required=True, help="0-100, up to 4 decimals.")
+@click.option("--from", "from_text", metavar="DATE", help="In force from this local date (default: today in the company's zone).")
+@at_option
+@click.pass_context
+def tax_rates_add(ctx: click.Context, company: str, name: str, percent: str, from_text: str | None, at_text: str | None) -> None:
+    """Add a tax rate (or a new percentage for a rate's name) to the company's catalogue."""
+    from commands.cli.common import parse_optional_date
+    from commands.companies import AddTaxRate
+
+    changed = execute(ctx, AddTaxRate(company, name, percent, parse_at(at_text), parse_optional_date(from_text, "from")))
+    echo(f"tax rate {name} of {company} {'added' if changed else 'unchanged'}")
+
+
+@tax_rates.command("list")
+@company_option
+@click.option("--on", "on_text", metavar="DATE", help="The catalogue in force on this date (default: every rate, with dates).")
+@json_option
+@click.pass_context
+def tax_rates_list(ctx: click.Context, company: str, on_text: str | None, as_json: bool) -> None:
+    """List the company's tax rates."""
+    from commands.cli.common import parse_optional_date
+    from projections.company_queries import list_tax_rates
+
+    with opened(ctx, write=False) as store:
+        catch_up(store)
+        rows = list_tax_rates(store.read_engine, company, parse_optional_date(on_text, "on"))
+    if as_json:
+        emit_json(rows)
+        return
+    table(["name", "percent", "from"], [[r["name"], r["percent"], r["effective_from"]] for r in rows])

@@ -1,0 +1,28 @@
+"""Every command of the engine, in one place (issue 7): importing this module registers their handlers
+(:data:`commands.bus.COMMAND_HANDLERS`). Entry points build one of these and call
+:func:`commands.bus.handle`."""
+
+from commands.companies import AddTaxRate, SetCompany
+from commands.consolidated import CreditConsolidated, PayConsolidated
+from commands.contract_import import ImportContracts
+from commands.contracts import (
+    AddPosition,
+    ChangePosition,
+    CreateContract,
+    EndContract,
+    RemovePosition,
+    SetContractActive,
+    UpdateContract,
+)
+from commands.customer_import import ImportCustomers
+from commands.customers import AddCustomer, ApproveCustomer, SetConsolidation, UpdateCustomer
+from commands.individual_invoices import CancelIndividualInvoice, RecordInvoices
+from commands.invoices import CreditInvoice, FinalizeInvoice, MarkSent, PayInvoice, VoidInvoice
+from commands.ticking import Tick
+
+__all__ = [
+    "AddCustomer", "AddPosition", "AddTaxRate", "ApproveCustomer", "CancelIndividualInvoice", "ChangePosition",
+    "CreateContract", "CreditConsolidated", "CreditInvoice", "EndContract", "FinalizeInvoice", "ImportContracts",
+    "ImportCustomers", "MarkSent", "PayConsolidated", "PayInvoice", "RecordInvoices", "RemovePosition", "SetCompany",
+    "SetConsolidation", "SetContractActive", "Tick", "UpdateContract", "UpdateCustomer", "VoidInvoice",
+]

@@ -1,0 +1,39 @@
+"""Read model of companies (issue 7): each tenant's settings, its tax rates and number formats with the
+date or instant they take effect from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from projections.runner import Projection
+from projections.tables import companies, company_number_formats, company_tax_rates
+from projections.writer import Writer
+
+CO = "billing:Company."
+
+companies_projection = Projection(
+    "companies", [companies, company_tax_rates, company_number_formats],
+    description="companies (tenants), their tax rates and number formats, each with when it takes effect",
+)
+
+
+@companies_projection.on(CO + "Created")
+def _created(e: Any, w: Writer) -> None:
+    w.insert(companies, {"company_id": str(e.originator_id), "company": e.reference, "name": e.name, "timezone": e.timezone, "currency": e.currency,
+                         "created_at": e.timestamp, "updated_at": e.timestamp})
+
+
+@companies_projection.on(CO + "Updated")
+def _updated(e: Any, w: Writer) -> None:
+    w.update(companies, {"company_id": str(e.originator_id)}, {**e.changes, "updated_at": e.timestamp})
+
+
+@companies_projection.on(CO + "TaxRateAdded")
+def _tax_rate(e: Any, w: Writer) -> None:
+    w.insert(company_tax_rates, {"company_id": str(e.originator_id), "name": e.name, "effective_from": e.effective_from, "percent": e.percent})
+
+
+@companies_projection.on(CO + "NumberFormatSet")
+def _format(e: Any, w: Writer) -> None:
+    w.insert(company_number_formats, {"company_id": str(e.originator_id), "kind": e.kind, "effective_at": e.effective_at,
+                                      "prefix": e.prefix, "width": e.width})

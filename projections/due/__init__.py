@@ -1,0 +1,1 @@
+"""Due-index handlers, one module per billing behaviour (imported by :mod:`projections.due_index`)."""
