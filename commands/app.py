@@ -36,18 +36,21 @@ MAX_EVENTS_PER_SAVE = 450
 LOAD_CHUNK = 500
 
 
-def _check_postgres(config: StoreConfig) -> None:
+def _check_postgres(config: StoreConfig) -> bool:
     """Connect once, with a timeout, to turn an unreachable server or a missing database into one clear
-    line; create the schema named in the URL if it does not exist yet."""
+    line; create the schema named in the URL if it does not exist yet (returns True if it did)."""
     import psycopg
     import psycopg.sql
 
     try:
         with psycopg.connect(connect_timeout=POSTGRES_CONNECT_TIMEOUT_S, autocommit=True, **config.pg_params) as conn:
             if config.schema:
+                existed = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (config.schema,)).fetchone()
                 conn.execute(psycopg.sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(psycopg.sql.Identifier(config.schema)))
+                return existed is None
     except psycopg.OperationalError as e:
         _raise_unavailable(config, e)
+    return False
 
 
 def _raise_unavailable(config: StoreConfig, e: Exception) -> None:
@@ -57,6 +60,18 @@ def _raise_unavailable(config: StoreConfig, e: Exception) -> None:
     if "does not exist" in message:
         raise DatabaseUnavailable(f"PostgreSQL at {where}: {message}") from None
     raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {where} as {p['user']}: {message}") from None
+
+
+def _sqlite_has_events(path: str) -> bool:
+    """True if the SQLite file ``path`` holds the event table; raises :class:`DatabaseUnavailable` for a
+    file that is not a SQLite database."""
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+            return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'stored_events'").fetchone() is not None
+    except sqlite3.DatabaseError as e:
+        raise DatabaseUnavailable(f"cannot open the database {path}: {e}") from None
 
 
 def _check_sqlite_location(config: StoreConfig) -> None:
@@ -72,6 +87,8 @@ def _check_sqlite_location(config: StoreConfig) -> None:
         raise DatabaseUnavailable(f"cannot open the database {path}: it is a directory")
     elif not os.access(path, os.R_OK):
         raise DatabaseUnavailable(f"cannot open the database {path}: permission denied (not readable)")
+    elif os.path.getsize(path) > 0:
+        _sqlite_has_events(path)  # a file that is not a SQLite database is named, not written into
 
 
 class _SchemaLock:
@@ -101,6 +118,9 @@ def _require_existing(config: StoreConfig) -> None:
         assert path is not None
         if not os.path.exists(path):
             raise StoreNotFound("database_url", f"there is no database at {path} (check the path; a command that writes creates it)")
+        _check_sqlite_location(config)
+        if not _sqlite_has_events(path):
+            raise StoreNotFound("database_url", f"{path} is not a billing store (it has no event table)")
         return
     import psycopg
 
@@ -126,11 +146,15 @@ class Store:
     def __init__(self, config: StoreConfig, *, create: bool = True):
         self.config = config
         self._app: BillingApplication | None = None
+        #: True when opening created the store (a new SQLite file, a new PostgreSQL schema).
+        self.created = False
         if not create:
             _require_existing(config)
+        elif config.backend == "sqlite":
+            self.created = not os.path.exists(config.sqlite_path or "")
         if config.backend == "postgres":
             if create:
-                _check_postgres(config)
+                self.created = _check_postgres(config)
             self.engine = sa.create_engine(
                 config.sqlalchemy_url, pool_size=2, max_overflow=2, pool_pre_ping=True, json_serializer=_json_dumps,
                 connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S},
@@ -151,7 +175,13 @@ class Store:
             from projections import registry
             from projections.runner import ensure_schema
 
-            ensure_schema(self, registry.ALL)
+            stale = ensure_schema(self, registry.ALL)
+            if stale:
+                # Read models an older engine built: rebuilt beside the live ones and swapped in. An event
+                # no projection can apply is recorded (projections status), never fatal to the store.
+                from projections.rebuild import rebuild_beside
+
+                rebuild_beside(self, stale, strict=False)
 
     @contextmanager
     def _schema_lock(self) -> Iterator[None]:
@@ -177,9 +207,28 @@ class Store:
         return self.app.recorder
 
     # ------------------------------------------------------------------------------------ lifecycle
+    def discard_if_unused(self) -> bool:
+        """Remove the store again if opening created it and no event was written (a command that was
+        refused must leave nothing behind, not even an empty store). Returns whether it did."""
+        if not self.created or self.head() != 0:
+            return False
+        self.close()
+        if self.backend == "sqlite":
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                if os.path.exists((self.config.sqlite_path or "") + suffix):
+                    os.remove((self.config.sqlite_path or "") + suffix)
+        else:
+            import psycopg
+            import psycopg.sql
+
+            with psycopg.connect(connect_timeout=POSTGRES_CONNECT_TIMEOUT_S, autocommit=True, **self.config.pg_params) as conn:
+                conn.execute(psycopg.sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(psycopg.sql.Identifier(self.config.schema or "")))
+        return True
+
     def close(self) -> None:
         if self._app is not None:
             self._app.close()
+            self._app = None
         self.engine.dispose()
         self.read_engine.dispose()
 

@@ -14,6 +14,7 @@ models live in the same database, and there is no second place to configure (DES
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import URL, make_url
@@ -104,8 +105,8 @@ def _postgres(url: URL) -> StoreConfig:
         schema = schema[-1]
     if query:
         raise ValidationError("database_url", f"unknown URL parameter(s): {', '.join(sorted(query))} (only schema=)")
-    if schema is not None and not schema.replace("_", "").isalnum():
-        raise ValidationError("database_url", f"schema {schema!r} must be letters, digits and _")
+    if schema is not None and (not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema)):
+        raise ValidationError("database_url", f"schema {schema!r} must be 1-63 lowercase letters, digits and _, not starting with a digit")
     host = url.host or "127.0.0.1"
     port = str(url.port or 5432)
     es_env = {

@@ -73,13 +73,13 @@ def _import(cmd: ImportContracts, uow: UnitOfWork) -> dict[str, int]:
         if (err := row_error(row)) is not None:
             problems.add(line, "row", err)
             continue
-        row["company"] = row["company"].strip() or default_company
-        groups.setdefault(row["reference"].strip(), []).append((line, row))
+        row["company"] = row["company"] or default_company
+        groups.setdefault(row["reference"], []).append((line, row))
 
     def company_of_group(rows: list[tuple[int, dict[str, str]]]) -> str:
         return rows[0][1]["company"]
 
-    customers = store.load_many(sorted({customer_id(r[0][1]["customer"].strip(), company_of_group(r)) for r in groups.values()}))
+    customers = store.load_many(sorted({customer_id(r[0][1]["customer"], company_of_group(r)) for r in groups.values()}))
     existing = store.load_many([contract_id(ref, company_of_group(rows)) for ref, rows in groups.items() if ref])
     plans: list[tuple[int, CreateContract, Contract | None]] = []
     for ref, rows in groups.items():
@@ -92,9 +92,11 @@ def _import(cmd: ImportContracts, uow: UnitOfWork) -> dict[str, int]:
                     problems.add(line, f, f"differs from line {first_line} of contract {ref}")
         if problems.check(first_line, lambda: validate_company(first["company"])) is None:
             continue
-        cust = customers.get(customer_id(first["customer"].strip(), first["company"]))
+        if problems.check(first_line, lambda: validate_reference(first["customer"], "customer")) is None:
+            continue
+        cust = customers.get(customer_id(first["customer"], first["company"]))
         if cust is None:
-            problems.add(first_line, "customer", f"no customer {first['customer'].strip()!r} of company {first['company']}")
+            problems.add(first_line, "customer", f"no customer {first['customer']!r} of company {first['company']}")
             continue
         currency = first["currency"].strip() or cust.currency
         if problems.check(first_line, lambda: validate_currency(currency)) is None:
@@ -150,8 +152,8 @@ def _contract_from_row(ref: str, row: dict[str, str], currency: str, positions: 
     terms = row["payment_terms_days"].strip()
     return CreateContract(
         reference=ref,
-        company=row["company"].strip(),
-        customer=row["customer"].strip(),
+        company=row["company"],
+        customer=row["customer"],
         name=row["name"].strip(),
         interval=validate_interval(row["interval"]),
         start_date=parse_date(row["start_date"], "start_date"),

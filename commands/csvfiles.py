@@ -23,17 +23,27 @@ class Problems:
 
     path: str
     items: list[tuple[int, str, str]] = field(default_factory=list)
+    #: The kind of each problem (ValidationError, NotFound, Conflict), in the order of ``items``.
+    kinds: list[type[DomainError]] = field(default_factory=list)
 
-    def add(self, line: int, field_: str, rule: str) -> None:
+    def add(self, line: int, field_: str, rule: str, kind: type[DomainError] | None = None) -> None:
+        from domain.errors import ValidationError
+
         self.items.append((line, field_, rule))
+        self.kinds.append(kind or ValidationError)
 
     def check(self, line: int, fn: Callable[[], T]) -> T | None:
         """Run ``fn``; record a :class:`DomainError` it raises against ``line`` and return None."""
         try:
             return fn()
         except DomainError as e:
-            self.add(line, e.field, e.rule)
+            self.add(line, e.field, e.rule, type(e))
             return None
+
+    def first(self) -> DomainError:
+        """The first problem as the error it is (for a single command, not a file)."""
+        _line, field_, rule = self.items[0]
+        return self.kinds[0](field_, rule)
 
     def raise_if_any(self) -> None:
         if self.items:
@@ -67,8 +77,9 @@ def read_rows(path: str, required: list[str], optional: list[str] = ()) -> Itera
             problems += [(1, c, f"column is given {header.count(c)} times; each column appears once") for c in doubled]
             raise ImportRejected(path, problems)
         try:
+            start = reader.line_num + 1
             for values in reader:
-                line = reader.line_num
+                line, start = start, reader.line_num + 1  # the line the record starts on (a quoted field may span lines)
                 if not any(v.strip() for v in values):
                     continue
                 if len(values) != len(header):

@@ -78,7 +78,7 @@ def parse_customer_row(line: int, row: dict[str, str], problems: Problems) -> Cu
     if (err := row_error(row)) is not None:
         problems.add(line, "row", err)
         return None
-    ref = problems.check(line, lambda: validate_reference(row["reference"].strip()))
+    ref = problems.check(line, lambda: validate_reference(row["reference"]))  # blanks around it are refused, as on the command line
     name = problems.check(line, lambda: validate_name(row["name"]))
     tz = problems.check(line, lambda: validate_timezone(row["timezone"].strip()))
     cur = problems.check(line, lambda: validate_currency(row["currency"].strip()))

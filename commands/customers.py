@@ -22,7 +22,7 @@ from domain.customer import (
     validate_reference,
     validate_summary_attributes,
 )
-from domain.errors import Conflict
+from domain.errors import Conflict, ValidationError
 from domain.money import validate_currency
 from domain.periods import validate_mode_and_start_day
 from domain.tenancy import DEFAULT_COMPANY, validate_company
@@ -128,7 +128,12 @@ def _approve(cmd: ApproveCustomer, uow: UnitOfWork) -> bool:
 
 @handler(SetConsolidation)
 def _set_consolidation(cmd: SetConsolidation, uow: UnitOfWork) -> bool:
-    if str(cmd.mode).strip().lower() != "none":
+    none = str(cmd.mode).strip().lower() == "none"
+    if not none and cmd.start_day is None:
+        raise ValidationError("start_day", f"is required for {str(cmd.mode).strip().lower()} consolidation")
+    if none and cmd.start_day is not None:
+        raise ValidationError("start_day", "is not used when consolidation is none")
+    if not none:
         validate_mode_and_start_day(cmd.mode, cmd.start_day)  # type: ignore[arg-type]
     customer = load_customer(uow, cmd.reference, cmd.company)
     if str(cmd.mode).strip().lower() == "none":

@@ -54,7 +54,7 @@ _SQLITE_UNAVAILABLE = ("unable to open", "locked", "readonly", "read-only", "dis
 
 def is_database_error(error: BaseException) -> bool:
     """True if ``error`` says the database is unavailable (a driver or pool error, not a bug)."""
-    if type(error).__name__ == "DatabaseUnavailable":
+    if type(error).__name__ in ("DatabaseUnavailable", "TickLockTimeout"):
         return True
     if not any((c.__module__, c.__name__) in _DATABASE_ERRORS for c in type(error).__mro__):
         return False
@@ -66,7 +66,7 @@ def is_database_error(error: BaseException) -> bool:
 
 def database_message(error: BaseException) -> str:
     """One line about a database error: the driver's own first line, without SQL or parameters."""
-    if type(error).__name__ == "DatabaseUnavailable":
+    if type(error).__name__ in ("DatabaseUnavailable", "TickLockTimeout"):
         return str(error)
     inner = getattr(error, "orig", None) or error.__cause__ or error
     text = str(inner).strip().splitlines()[0] if str(inner).strip() else type(inner).__name__

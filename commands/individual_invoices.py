@@ -106,14 +106,14 @@ def validate_against_store(
     for c in cmds:
         cust = customers.get(c.customer)
         if cust is None:
-            problems.add(c.line, "customer", f"no customer {c.customer!r}")
+            problems.add(c.line, "customer", f"no customer {c.customer!r}", NotFound)
         elif cust.currency != c.currency:
             problems.add(c.line, "currency", f"{c.currency} differs from customer {c.customer}'s currency {cust.currency}")
         first = seen.get(c.number)
         if first is not None and (
             first.customer, first.issued_at, first.amount, first.currency, first.attributes, first.cancelled
         ) != (c.customer, c.issued_at, c.amount, c.currency, c.attributes, c.cancelled):
-            problems.add(c.line, "number", f"{c.number} is given twice with different data (first on line {first.line})")
+            problems.add(c.line, "number", f"{c.number} is given twice with different data (first on line {first.line})", Conflict)
         seen.setdefault(c.number, c)
     existing: dict[str, str] = {}
     numbers = list(seen)
@@ -125,13 +125,35 @@ def validate_against_store(
             try:
                 inv.check_same(c.customer, c.issued_at, c.amount, c.currency, c.attributes)
             except DomainError as e:
-                problems.add(c.line, e.field, e.rule)
+                problems.add(c.line, e.field, e.rule, type(e))
                 continue
             if inv.status == CANCELLED and not c.cancelled:
-                problems.add(c.line, "status", f"invoice {inv.number} is cancelled; it cannot be issued again")
+                problems.add(c.line, "status", f"invoice {inv.number} is cancelled; it cannot be issued again", Conflict)
             existing[inv.number] = "cancel" if c.cancelled and inv.status != CANCELLED else "skip"
+            if existing[inv.number] == "cancel":
+                _check_cancel(store, inv, c, problems, at)
     _check_period_totals(store, cmds, customers, existing, problems, at)
     return customers, existing
+
+
+def _check_cancel(store: Any, inv: IndividualInvoice, c: RecordInvoice, problems: Problems, at: datetime) -> None:
+    """A row that cancels a recorded invoice changes it and the period that holds it (or credits that
+    period's issued invoice): the time rule holds for both, checked before anything is written."""
+    touched = [inv]
+    pid = inv.gathered_into
+    while pid is not None:
+        period = store.get(pid)
+        if period is None:
+            break
+        if inv.number in period.lines:
+            touched.append(period)
+            break
+        pid = period.removed.get(inv.number)
+    for agg in touched:
+        if agg.modified_on > at:
+            problems.add(c.line, "at", f"{at.isoformat()} is before {agg.modified_on.isoformat()}, when {agg.describe()} "
+                                       "last changed: a command's business time is never before the last event of what it changes", Conflict)
+            return
 
 
 def _check_period_totals(
@@ -159,7 +181,7 @@ def _check_period_totals(
             continue  # closed meanwhile: the writer routes these again with a fresh customer
         if period is not None and period.modified_on > at:
             problems.add(group[0].line, "at", f"{at.isoformat()} is before {period.modified_on.isoformat()}, when "
-                         f"{period.describe()} last changed: a command's business time is never before the last event of what it changes")
+                         f"{period.describe()} last changed: a command's business time is never before the last event of what it changes", Conflict)
             continue
         total = period.gathered if period is not None else Decimal(0)
         for c in group:
@@ -294,9 +316,7 @@ def _record(cmd: RecordInvoices, uow: UnitOfWork) -> dict[str, int]:
     customers, existing = validate_against_store(store, cmds, problems, at, company)
     if problems.items:
         if path is None:
-            line, field_, rule = problems.items[0]
-            cls = NotFound if rule.startswith("no customer") else Conflict
-            raise cls(field_, rule)
+            raise problems.first()
         problems.raise_if_any()
     counts = {"recorded": 0, "consolidating": 0, "cancelled": 0, "unchanged": 0}
     todo: list[RecordInvoice] = []
@@ -398,8 +418,8 @@ def parse_invoice_rows(path: str, problems: Problems) -> list[RecordInvoice]:
         cmd = problems.check(
             line,
             lambda: make_record(
-                row["number"].strip(),
-                row["customer"].strip(),
+                row["number"],  # references are never trimmed: blanks around them are refused everywhere
+                row["customer"],
                 row["issued_at"],
                 row["amount"],
                 row["currency"].strip(),

@@ -44,7 +44,8 @@ def locate_invoice(store: Any, ident: str, company: str | None = DEFAULT_COMPANY
         stmt = sa.select(t.c.invoice_id).where(t.c.invoice_id == str(UUID(ident)))
     except ValueError:
         if DRAFT_PREFIX.fullmatch(ident.lower()):
-            stmt = sa.select(t.c.invoice_id).where(t.c.number.is_(None), t.c.invoice_id.startswith(ident.lower()))
+            # a draft as lists show it; once finalized it is still found (and says it is issued)
+            stmt = sa.select(t.c.invoice_id).where(t.c.invoice_id.startswith(ident.lower()))
         else:
             stmt = sa.select(t.c.invoice_id).where(t.c.number == ident)
     stmt = stmt.where(t.c.kind.in_([INVOICE, CREDIT_NOTE])).add_columns(t.c.company)

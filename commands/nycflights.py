@@ -33,7 +33,8 @@ from collections.abc import Callable
 from commands.app import Store
 from commands.customers import AddCustomer, add_customer, set_consolidation
 from commands.individual_invoices import RecordInvoice, record_invoices
-from domain.errors import ImportRejected
+from domain.errors import DomainError, ImportRejected
+from domain.text import validate_reference
 
 TIMEZONE = "America/New_York"
 CURRENCY = "USD"
@@ -79,10 +80,31 @@ def _flights_file(directory: str) -> str:
     raise ImportRejected(directory, [(0, "file", "no flights.csv.gz or flights.csv in this directory")])
 
 
-def _open(path: str) -> Iterator[dict[str, str]]:
+#: The columns each file of the data set must have.
+COLUMNS = {
+    "airlines.csv": ("carrier", "name"),
+    "airports.csv": ("faa", "name", "tzone"),
+    "planes.csv": ("tailnum", "manufacturer", "model"),
+    "flights": ("year", "month", "day", "dep_time", "sched_dep_time", "carrier", "flight", "tailnum", "origin", "dest", "distance"),
+}
+
+
+def _open(path: str, columns: tuple[str, ...]) -> Iterator[dict[str, str]]:
+    """The rows of CSV ``path`` (gzip if it ends in .gz). Raises :class:`ImportRejected` naming the file
+    (and the line) for a file that is not UTF-8 CSV or gzip, or lacks one of ``columns``."""
     opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt", newline="", encoding="utf-8") as f:
-        yield from csv.DictReader(f)
+    line = 1
+    try:
+        with opener(path, "rt", newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in columns if c not in (reader.fieldnames or [])]
+            if missing:
+                raise ImportRejected(path, [(1, c, "required column is missing") for c in missing])
+            for row in reader:
+                line = reader.line_num
+                yield row
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as e:
+        raise ImportRejected(path, [(line + 1, "file", f"not a readable UTF-8 CSV{' (gzip)' if path.endswith('.gz') else ''} file ({e})")]) from None
 
 
 def load(directory: str) -> FlightsData:
@@ -93,9 +115,9 @@ def load(directory: str) -> FlightsData:
     for name in ("airlines.csv", "airports.csv", "planes.csv"):
         if not os.path.exists(os.path.join(directory, name)):
             raise ImportRejected(directory, [(0, "file", f"{name} is missing")])
-    airlines = {r["carrier"]: r["name"] for r in _open(os.path.join(directory, "airlines.csv"))}
-    airports = {r["faa"]: r for r in _open(os.path.join(directory, "airports.csv"))}
-    planes = {r["tailnum"]: r for r in _open(os.path.join(directory, "planes.csv"))}
+    airlines = {r["carrier"]: r["name"] for r in _open(os.path.join(directory, "airlines.csv"), COLUMNS["airlines.csv"])}
+    airports = {r["faa"]: r for r in _open(os.path.join(directory, "airports.csv"), COLUMNS["airports.csv"])}
+    planes = {r["tailnum"]: r for r in _open(os.path.join(directory, "planes.csv"), COLUMNS["planes.csv"])}
     countries = _zone_countries()
     tz = ZoneInfo(TIMEZONE)
     invoices: list[RecordInvoice] = []
@@ -105,17 +127,23 @@ def load(directory: str) -> FlightsData:
     expected = Decimal(0)
     cancelled = 0
     path = _flights_file(directory)
-    for line, r in enumerate(_open(path), start=2):
+    for line, r in enumerate(_open(path, COLUMNS["flights"]), start=2):
         try:
             carrier = r["carrier"]
             day = date(int(r["year"]), int(r["month"]), int(r["day"]))
             hhmm = int(r["sched_dep_time"])
             issued_at = datetime.combine(day, time(hhmm // 100, hhmm % 100), tzinfo=tz).astimezone(timezone.utc)
             distance = int(r["distance"])
-        except (KeyError, ValueError) as e:
+        except (KeyError, ValueError, TypeError) as e:
             problems.append((line, "flight", f"malformed ({e})"))
             continue
         number = f"{carrier}{r['flight']}-{day:%Y%m%d}-{r['origin']}"
+        try:
+            validate_reference(carrier, "carrier")
+            validate_reference(number, "number")
+        except DomainError as e:
+            problems.append((line, e.field, e.rule))
+            continue
         if number in seen:
             problems.append((line, "number", f"{number} is not unique"))
             continue

@@ -21,6 +21,18 @@ MAX_VALUE = 500
 MAX_TEXT = 20000
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
+    keys = [k for k, _v in pairs]
+    doubled = sorted({k for k in keys if keys.count(k) > 1})
+    if doubled:
+        raise _DuplicateKey(", ".join(doubled))
+    return dict(pairs)
+
+
 def _number(key: str, value: int | Decimal, field: str) -> int | Decimal:
     d = Decimal(value)
     exponent = d.as_tuple().exponent
@@ -41,9 +53,11 @@ def validate_attributes(attributes: object, field: str = "attributes") -> dict:
         if len(attributes) > MAX_TEXT:
             raise ValidationError(field, f"is {len(attributes)} characters long; at most {MAX_TEXT} are allowed")
         try:
-            attributes = json.loads(attributes, parse_float=Decimal)
+            attributes = json.loads(attributes, parse_float=Decimal, object_pairs_hook=_no_duplicate_keys)
         except json.JSONDecodeError as e:
             raise ValidationError(field, f"is not valid JSON ({e.msg})") from None
+        except _DuplicateKey as e:
+            raise ValidationError(field, f"gives key {e} more than once") from None
         except (RecursionError, ValueError):
             raise ValidationError(field, "is not a flat JSON object of plain values (nested too deep, or a number too long)") from None
     if not isinstance(attributes, dict):

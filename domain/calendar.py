@@ -6,7 +6,8 @@ Billing periods are half-open ``[start, end)`` ranges of local dates in the bill
 where a zone skips midnight.
 
 **Supported range** (issue 6, item 4): dates from :data:`MIN_DATE` 1900-01-01 to :data:`MAX_DATE`
-2999-12-31 and the instants within them (UTC). Everything the engine derives from an accepted date (a
+2999-12-31, and instants from 1900-01-02 to 2999-12-30 (UTC), so that every local date of an instant, in
+any zone, is a supported date. Everything the engine derives from an accepted date (a
 period end, a due date a year later, the next run) stays far inside what Python, PostgreSQL and SQLite
 represent; input outside the range is refused naming the field.
 
@@ -97,10 +98,12 @@ def parse_instant(text: str | datetime, field: str = "at") -> datetime:
         raise ValidationError(
             field, f"{text!r} has no UTC offset; write it like 2026-01-31T00:00:00Z or with +01:00"
         )
-    # Check the wall date first: converting 0001-01-01T00:00+14:00 to UTC would overflow.
+    # Check the wall date first: converting 0001-01-01T00:00+14:00 to UTC would overflow. An accepted
+    # instant is at least a day inside the date range, so its local date in any zone lies within it.
     _in_range(value.date(), field, text)
     utc = value.astimezone(timezone.utc)
-    _in_range(utc.date(), field, text)
+    if not MIN_DATE < utc.date() < MAX_DATE:
+        raise ValidationError(field, f"{text} is out of the supported range {MIN_DATE + timedelta(days=1)} to {MAX_DATE - timedelta(days=1)} (UTC)")
     return utc
 
 

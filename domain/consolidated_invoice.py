@@ -48,6 +48,13 @@ def format_number(label: str, seq: int, fmt: NumberFormat = DEFAULT_FORMATS[CONS
     return fmt.period_number(label, seq)
 
 
+def _as_text(value: object) -> str:
+    """An attribute value as a summary shows it: text as is, booleans as JSON writes them."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 class ConsolidatedInvoice(Document, BillingAggregate):
     """A customer's consolidation period and the invoice issued for it (see the module docstring).
 
@@ -293,7 +300,7 @@ class ConsolidatedInvoice(Document, BillingAggregate):
         due_date = issue_date + timedelta(days=payment_terms_days)
         summary = {}
         for attr in summary_attributes:
-            values = {str(v[4][attr]) for v in self.lines.values() if v[4].get(attr) not in (None, "")}
+            values = {_as_text(v[4][attr]) for v in self.lines.values() if v[4].get(attr) not in (None, "")}
             summary[attr] = sorted(values)
         self.trigger_event(
             self.InvoiceIssued,

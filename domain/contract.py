@@ -389,7 +389,9 @@ class Contract(BillingAggregate):
         return True
 
     def add_position(self, position: dict) -> None:
-        """Add a position; raises :class:`ValidationError` if its number is taken."""
+        """Add a position; raises :class:`ValidationError` if its number is taken. (An invoice whose totals
+        would leave the amount bound is refused when the tick builds it: the run FAILS and parks the
+        contract until it is changed; nothing is written to the invoices.)"""
         if position["position"] in self.positions:
             raise ValidationError("position", f"{position['position']} already exists on contract {self.reference}")
         self.trigger_event(self.PositionAdded, position=position, next_due_at=self._due_unparked())
@@ -411,6 +413,8 @@ class Contract(BillingAggregate):
         self.trigger_event(self.PositionRemoved, position=number, next_due_at=self._due_unparked())
 
     def deactivate(self, reason: str = "") -> bool:
+        """Deactivate the contract (runs due while inactive are never billed); False if it was not active."""
+        reason = validate_text(reason, "reason")
         if not self.active:
             return False
         self.trigger_event(self.Deactivated, reason=reason, next_due_at=None)

@@ -100,6 +100,8 @@ class LifecycleEvents:
                 doc.credited_positions = {**doc.credited_positions, **{p: self.credit_note_number for p in self.positions}}
             elif self.fully:
                 doc.credited_positions = {k: self.credit_note_number for k in doc.document_lines()}
+            else:
+                doc.unknown_credits = [*doc.unknown_credits, self.credit_note_number]
             for t in self.taxes:
                 key = (t["name"], t["percent"])
                 doc.credited_tax = {**doc.credited_tax, key: doc.credited_tax.get(key, Decimal(0)) + t["tax"]}
@@ -133,6 +135,8 @@ class Document:
         self.credited_positions: dict[Any, str] = {}
         #: (rate name, percent) → tax credited so far.
         self.credited_tax: dict[tuple[str, Decimal], Decimal] = {}
+        #: Partial credit notes recorded before credits named their lines (events of version 1).
+        self.unknown_credits: list[str] = []
 
     # ------------------------------------------------------------------------------- provided by aggregates
     # ``gross`` (Decimal) and ``overdue_at`` (aware datetime, or None while not issued) are attributes or
@@ -200,8 +204,13 @@ class Document:
         Raises :class:`ValidationError` (field ``positions``) for a key given twice or not on the
         document, :class:`Conflict` for a line credited already, for nothing left to credit, and unless the
         document is issued (not VOID, DRAFT or fully CREDITED)."""
-        if self.kind == CREDIT_NOTE or self.status not in (self.ISSUED_STATUS, OVERDUE, PAID):
+        if self.kind == CREDIT_NOTE:
+            raise Conflict("number", f"{self._name()} is a credit note; only an invoice can be credited")
+        if self.status not in (self.ISSUED_STATUS, OVERDUE, PAID):
             raise Conflict("status", f"{self._name()} is {self.status}; only an issued invoice can be credited")
+        if self.unknown_credits:
+            raise Conflict("positions", f"{self._name()} has credit notes ({', '.join(self.unknown_credits)}) recorded before "
+                                        "credit notes named their lines: which lines are left cannot be told, so no line can be credited")
         lines = self.document_lines()
         if keys is None:
             out = [(k, ln) for k, ln in lines.items() if k not in self.credited_positions]

@@ -16,6 +16,7 @@ from domain.base import BillingAggregate
 from domain.attributes import validate_attributes  # noqa: F401 - re-exported
 from domain.errors import Conflict
 from domain.tenancy import DEFAULT_COMPANY, scoped_id
+from domain.text import validate_text
 
 ISSUED = "ISSUED"
 CANCELLED = "CANCELLED"
@@ -144,6 +145,7 @@ class IndividualInvoice(BillingAggregate):
 
     def cancel(self, reason: str = "") -> bool:
         """Cancel the invoice; a no-op (False) if it already is cancelled."""
+        reason = validate_text(reason, "reason")
         if self.status == CANCELLED:
             return False
         self.trigger_event(self.Cancelled, reason=reason)

@@ -154,6 +154,8 @@ def parse_amount(text: str | Decimal | int, currency: str, field: str = "amount"
         raise ValidationError(
             field, f"{text} has more decimals than {currency} allows ({places})"
         )
+    if value == 0:
+        value = abs(value)  # -0 is 0
     return value.quantize(quantum(currency), context=_ROUNDING)
 
 

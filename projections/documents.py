@@ -127,7 +127,7 @@ def _invoice_paid(e: Any, w: Writer) -> None:
 
 @invoices_projection.on(IV + "Voided")
 def _invoice_voided(e: Any, w: Writer) -> None:
-    w.update(invoices, {"invoice_id": str(e.originator_id)}, {"status": "VOID"})
+    w.update(invoices, {"invoice_id": str(e.originator_id)}, {"status": "VOID", "reason": e.reason})
     w.delete(outbox, {"invoice_id": str(e.originator_id)})
 
 

@@ -17,6 +17,7 @@ from projections.tables import companies, contracts, customers
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10000
+MAX_OFFSET = 10**12
 
 
 @dataclass
@@ -30,8 +31,8 @@ class Paging:
     def __post_init__(self) -> None:
         if self.limit is not None and (isinstance(self.limit, bool) or not isinstance(self.limit, int) or not 1 <= self.limit <= MAX_LIMIT):
             raise ValidationError("limit", f"{self.limit!r} must be a whole number from 1 to {MAX_LIMIT} (0 or none: no limit)")
-        if isinstance(self.offset, bool) or not isinstance(self.offset, int) or self.offset < 0:
-            raise ValidationError("offset", f"{self.offset!r} must be a whole number from 0")
+        if isinstance(self.offset, bool) or not isinstance(self.offset, int) or not 0 <= self.offset <= MAX_OFFSET:
+            raise ValidationError("offset", f"{self.offset!r} must be a whole number from 0 to {MAX_OFFSET}")
 
     @property
     def more(self) -> int:

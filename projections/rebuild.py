@@ -54,15 +54,17 @@ def rebuild_beside(
     *,
     page_size: int = PAGE_SIZE,
     on_page: Callable[[int, int], None] | None = None,
+    strict: bool = True,
 ) -> RebuildReport:
     """Rebuild ``projections`` from the whole event log beside the live read models and swap them in (see
     the module docstring). Raises :class:`projections.runner.ProjectionFailed` (nothing replaced) when an
-    event cannot be applied."""
+    event cannot be applied — unless ``strict`` is False (an upgrade of read models an older engine
+    built): such events are then recorded, as a catch-up records them."""
     head = store.head()
     shadow = _Shadow.for_store(store)
     try:
         shadow.create(projections)
-        applied = run(store, projections, until=head, page_size=page_size, on_page=on_page, engine=shadow.engine, strict=True)
+        applied = run(store, projections, until=head, page_size=page_size, on_page=on_page, engine=shadow.engine, strict=strict)
         report = shadow.swap_in(store, projections, head)
         report.applied = applied
         return report
@@ -119,7 +121,11 @@ class _Shadow:
         with self._live_connection(store) as conn, conn.begin():
             main = conn.execute(sa.text("SELECT current_schema()")).scalar() if self.postgres else "main"
             locked = _lock_positions(conn, conn.dialect.name, names)
-            report = RebuildReport(0, head, compared=all(locked.get(n) == head for n in names))
+            versions = dict(conn.execute(sa.select(projection_positions.c.name, projection_positions.c.version)
+                                         .where(projection_positions.c.name.in_(names))).all())
+            # Compare only what the same code built at the same head (an upgrade's tables differ anyway).
+            same = all(locked.get(p.name) == head and versions.get(p.name) == p.version for p in projections)
+            report = RebuildReport(0, head, compared=same)
             if report.compared:
                 for t in tables:
                     count, examples = _compare(conn, t, self.qualified(t))
@@ -135,6 +141,9 @@ class _Shadow:
                     t.create(conn)
                     conn.execute(sa.text(f'INSERT INTO {main}."{t.name}" SELECT * FROM shadow."{t.name}"'))
             conn.execute(projection_errors.delete().where(projection_errors.c.name.in_(names)))
+            shadow_errors = self.qualified(projection_errors)
+            conn.execute(projection_errors.insert().from_select(
+                [c.name for c in projection_errors.columns], sa.select(*[shadow_errors.c[c.name] for c in projection_errors.columns])))
             for p in projections:
                 conn.execute(projection_positions.update().where(projection_positions.c.name == p.name)
                              .values(position=head, version=p.version))

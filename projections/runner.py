@@ -85,10 +85,11 @@ def _is_environmental(error: BaseException) -> bool:
     return bool(getattr(error, "connection_invalidated", False))
 
 
-def ensure_schema(store: Any, projections: Iterable[Projection], engine: sa.Engine | None = None) -> list[str]:
-    """Create missing read-model tables and position rows; rebuild (drop, position 0) every projection
-    whose stored version differs from its code's, so a store written by an older engine is brought up to
-    date by the next catch-up instead of failing. Returns the names of the projections reset."""
+def ensure_schema(store: Any, projections: Iterable[Projection], engine: sa.Engine | None = None) -> list[Projection]:
+    """Create missing read-model tables and position rows. Returns the projections whose stored version
+    differs from their code's (tables an older engine built): the caller rebuilds them beside the live
+    ones (:func:`projections.rebuild.rebuild_beside`), so a store written by an older engine is brought
+    up to date instead of failing, and nothing is dropped before its replacement is complete."""
     engine = engine or store.engine
     projections = list(projections)
     with engine.begin() as conn:
@@ -97,18 +98,12 @@ def ensure_schema(store: Any, projections: Iterable[Projection], engine: sa.Engi
         if "version" not in columns:  # a store written before projections had versions
             conn.execute(sa.text(f"ALTER TABLE {projection_positions.name} ADD COLUMN version INTEGER NOT NULL DEFAULT 0"))
         existing = {r.name: r.version for r in conn.execute(sa.select(projection_positions.c.name, projection_positions.c.version))}
-        reset = [p for p in projections if p.name in existing and existing[p.name] != p.version]
-        for p in reset:
-            for t in reversed(p.tables):
-                t.drop(conn, checkfirst=True)
-            conn.execute(projection_errors.delete().where(projection_errors.c.name == p.name))
-            conn.execute(projection_positions.update().where(projection_positions.c.name == p.name)
-                         .values(position=0, version=p.version))
-        metadata.create_all(conn, tables=[t for p in projections for t in p.tables])
+        stale = [p for p in projections if p.name in existing and existing[p.name] != p.version]
+        metadata.create_all(conn, tables=[t for p in projections if p not in stale for t in p.tables])
         for p in projections:
             if p.name not in existing:
                 conn.execute(projection_positions.insert().values(name=p.name, position=0, version=p.version))
-    return [p.name for p in reset]
+    return stale
 
 
 def positions(store: Any, engine: sa.Engine | None = None) -> dict[str, int]:

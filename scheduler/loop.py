@@ -22,14 +22,25 @@ def run_loop(
     iterations: int | None = None,
     on_tick: Callable[[TickSummary], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    on_error: Callable[[BaseException], None] | None = None,
 ) -> int:
     """Tick at ``clock()`` every ``interval`` seconds, ``iterations`` times (None: forever); returns the
-    number of ticks run."""
+    number of ticks run. A tick that fails because the database is unavailable (a restart, a lost
+    connection) is reported to ``on_error`` and the loop goes on at the next interval; any other error
+    ends the loop."""
+    from commands.errors import is_database_error
+
     n = 0
     while iterations is None or n < iterations:
-        summary = tick(store, clock())
+        try:
+            summary = tick(store, clock())
+        except Exception as e:  # noqa: BLE001 - only database trouble is ridden out, see above
+            if not is_database_error(e) or on_error is None:
+                raise
+            on_error(e)
+            summary = None
         n += 1
-        if on_tick:
+        if on_tick and summary is not None:
             on_tick(summary)
         if iterations is None or n < iterations:
             sleep(interval)

@@ -21,6 +21,7 @@ but never saves: the aggregates advance in memory only.
 from __future__ import annotations
 
 import gc
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -41,6 +42,12 @@ from scheduler.work import BATCH_EVENTS, StaleState, TickContext, TickSummary, W
 MAX_BATCH_ATTEMPTS = 50
 #: Items whose aggregates are bulk-loaded ahead of processing.
 PREFETCH = 256
+#: Seconds a ticker waits for another one to finish before it gives up.
+LOCK_WAIT_S = 15 * 60
+
+
+class TickLockTimeout(Exception):
+    """Another ticker held the tick lock too long (reported like an unavailable database)."""
 
 __all__ = ["StaleState", "TickContext", "TickSummary", "WorkItem", "tick"]
 
@@ -89,7 +96,13 @@ def _one_ticker_at_a_time(store: Any, dry_run: bool) -> Iterator[None]:
         return
     with store.engine.connect() as conn:
         key = conn.execute(sa.text("SELECT hashtext('billing-tick:' || current_schema())")).scalar()
-        conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while not conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+            conn.commit()
+            if time.monotonic() > deadline:
+                raise TickLockTimeout(f"another tick has held the tick lock for over {LOCK_WAIT_S // 60} minutes; "
+                                      "is a ticker hung? (pg_locks shows it)")
+            time.sleep(0.2)
         conn.commit()
         try:
             yield

@@ -146,9 +146,9 @@ def head(db_url: str) -> int:
         return s.head()
 
 
-def ok(db_url: str, *args: str) -> str:
+def ok(db_url: str, *args: str, timeout: float = 300) -> str:
     """Run the CLI; it must succeed without a traceback. Returns stdout."""
-    r = run_cli(db_url, *args)
+    r = run_cli(db_url, *args, timeout=timeout)
     assert r.returncode == 0, f"billing {' '.join(args)} exited {r.returncode}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}"
     assert "Traceback" not in r.stderr, r.stderr
     return r.stdout
@@ -163,9 +163,11 @@ def js(db_url: str, *args: str) -> Any:
         raise AssertionError(f"billing {' '.join(args)} --json printed no JSON ({e}):\n{text}") from None
 
 
-def rejected(db_url: str, field: str, *args: str, exit_code: int = 2) -> subprocess.CompletedProcess:
-    """Run the CLI with bad input: exit 2, ``error: <field>:`` on stderr, no traceback, nothing written."""
+def rejected(db_url: str, field: str, *args: str, exit_code: int = 2, url_option: str | None = None) -> subprocess.CompletedProcess:
+    """Run the CLI with bad input: exit 2, ``error: <field>:`` on stderr, no traceback, nothing written.
+    ``url_option`` passes ``--database-url`` on the command line (overriding the environment)."""
     before = head(db_url)
+    args = (*(["--database-url", url_option] if url_option else []), *args)
     r = run_cli(db_url, *args)
     assert r.returncode == exit_code, f"billing {' '.join(args)}: expected exit {exit_code}, got {r.returncode}\n{r.stdout}\n{r.stderr}"
     assert "Traceback" not in r.stderr + r.stdout, r.stderr

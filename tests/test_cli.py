@@ -18,7 +18,7 @@ import pytest
 from commands.app import Store
 from commands.config import resolve
 from conftest import PgSchema, require_postgres, run_cli
-from support import bad_input_problem
+from support import bad_input_problem, head, js, ok, rejected
 
 T0 = "2026-01-01T00:00:00Z"
 TICK_AT = "2026-02-02T12:00:00Z"
@@ -26,43 +26,6 @@ PROJECTIONS = {"customers", "individual_invoices", "consolidated_invoices", "due
 
 
 # ============================================================================================ helpers
-def head(db_url: str) -> int:
-    """The event log's head, read through a Store opened in this process."""
-    with Store(resolve(db_url)) as s:
-        return s.head()
-
-
-def ok(db_url: str, *args: str) -> str:
-    """Run the CLI; it must succeed. Returns stdout."""
-    r = run_cli(db_url, *args)
-    assert r.returncode == 0, f"billing {' '.join(args)} exited {r.returncode}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}"
-    assert "Traceback" not in r.stderr, r.stderr
-    return r.stdout
-
-
-def js(db_url: str, *args: str) -> object:
-    """Run the CLI with ``--json``; it must succeed and print JSON."""
-    text = ok(db_url, *args, "--json")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise AssertionError(f"billing {' '.join(args)} --json printed no JSON ({e}):\n{text}") from None
-
-
-def rejected(db_url: str, field: str, *args: str, url_option: str | None = None) -> subprocess.CompletedProcess:
-    """Run the CLI with bad input: exit 2, ``error: <field>:`` on stderr, no traceback, nothing written."""
-    before = head(db_url)
-    argv = (["--database-url", url_option] if url_option else []) + list(args)
-    r = run_cli(db_url, *argv)
-    assert r.returncode == 2, (
-        f"billing {' '.join(argv)}: expected exit 2, got {r.returncode}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}"
-    )
-    assert "Traceback" not in r.stderr and "Traceback" not in r.stdout, r.stderr
-    assert f"error: {field}:" in r.stderr, f"stderr does not name the field {field!r}:\n{r.stderr}"
-    assert head(db_url) == before, f"billing {' '.join(argv)} was rejected but wrote events"
-    return r
-
-
 def add_customer(db_url: str, ref: str, tz: str, currency: str, *extra: str) -> str:
     return ok(db_url, "customers", "add", ref, "--name", f"{ref} Ltd", "--timezone", tz, "--currency", currency,
               *extra, "--at", T0)
@@ -423,11 +386,25 @@ def test_unreachable_postgres_one_line_error(args, tmp_path):
 
 
 def test_unexpected_error_is_one_line_with_debug_hint(tmp_path):
-    """An unexpected failure (a SQLite file that is not a database) exits 1 with one line, no traceback."""
-    bogus = tmp_path / "garbage.db"
-    bogus.write_bytes(b"this is not a sqlite database" * 100)
-    r = run_cli(f"sqlite:///{bogus}", "projections", "status", "--json", cwd=tmp_path)
+    """An unexpected failure (here a stored event whose topic no class answers to) exits 1 with one line
+    and a hint; with --debug, anywhere on the line, the traceback. A file that is not a database is named
+    as such (a database error, not "unexpected")."""
+    from eventsourcing.persistence import StoredEvent
+
+    from domain.customer import customer_id
+
+    url = f"sqlite:///{tmp_path / 'odd.db'}"
+    with Store(resolve(url)) as s:
+        s.recorder.insert_events([StoredEvent(customer_id("ACME"), 1, "billing:NoSuchThing.Created", b"{}")])
+    args = ["customers", "add", "ACME", "--name", "Acme", "--timezone", "UTC", "--currency", "EUR", "--at", "2026-01-01T00:00:00Z"]
+    r = run_cli(url, *args, cwd=tmp_path)
     assert r.returncode == 1, r.stderr
     assert "Traceback" not in r.stderr
     lines = [line for line in r.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:") and "--debug" in lines[0], r.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: unexpected") and "--debug" in lines[0], r.stderr
+    r = run_cli(url, *args, "--debug", cwd=tmp_path)
+    assert r.returncode == 1 and "Traceback" in r.stderr
+    bogus = tmp_path / "garbage.db"
+    bogus.write_bytes(b"this is not a sqlite database" * 100)
+    r = run_cli(f"sqlite:///{bogus}", "projections", "status", "--json", cwd=tmp_path)
+    assert r.returncode == 1 and str(bogus) in r.stderr and "not a database" in r.stderr and "error: unexpected" not in r.stderr, r.stderr

@@ -21,7 +21,8 @@ from commands.config import resolve
 from commands.contracts import CreateContract, create_contract
 from commands.customers import AddCustomer, add_customer
 from conftest import PgSchema, require_postgres, run_cli
-from support import bad_input_problem
+from support import bad_input_problem, js, ok
+from support import head as fast_head
 from domain.contract import make_position
 from projections import registry
 from projections import runner as projection_runner
@@ -43,27 +44,6 @@ def _tenant(monkeypatch: pytest.MonkeyPatch) -> None:
 def head(db_url: str) -> int:
     """The event log's head, as ``billing projections status --json`` reports it."""
     return int(js(db_url, "projections", "status")["head"])
-
-
-def fast_head(db_url: str) -> int:
-    """The event log's head, read in this process (for the many bad-input checks)."""
-    with Store(resolve(db_url)) as s:
-        return s.head()
-
-
-def ok(db_url: str, *args: str) -> str:
-    r = run_cli(db_url, *args)
-    assert r.returncode == 0, f"billing {' '.join(args)} exited {r.returncode}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}"
-    assert "Traceback" not in r.stderr, r.stderr
-    return r.stdout
-
-
-def js(db_url: str, *args: str):
-    text = ok(db_url, *args, "--json")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise AssertionError(f"billing {' '.join(args)} printed no JSON ({e}):\n{text}") from None
 
 
 def shown(db_url: str, *args: str):

@@ -22,6 +22,7 @@ from typing import Any
 from commands.app import Store
 from commands.config import resolve
 from conftest import BILLING, ROOT, run_cli
+from support import head, js, ok
 
 T0 = "2026-01-01T00:00:00Z"
 
@@ -38,22 +39,6 @@ def write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> Path:
         for r in rows:
             w.writerow(["" if v is None else v for v in r])
     return path
-
-
-def head(db_url: str) -> int:
-    with Store(resolve(db_url)) as s:
-        return s.head()
-
-
-def ok(db_url: str, *args: str, timeout: float = 300) -> str:
-    r = run_cli(db_url, *args, timeout=timeout)
-    assert r.returncode == 0, f"billing {' '.join(args)} exited {r.returncode}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}"
-    assert "Traceback" not in r.stderr, r.stderr
-    return r.stdout
-
-
-def js(db_url: str, *args: str) -> Any:
-    return json.loads(ok(db_url, *args, "--json"))
 
 
 def counts(output: str, what: str) -> dict[str, int]:

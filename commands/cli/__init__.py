@@ -34,6 +34,27 @@ AREAS: dict[str, tuple[str, str]] = {
 }
 
 
+#: Set by ``--debug`` wherever it stands (an option of every command, and of the root).
+_DEBUG = {"on": False}
+
+
+def _debug_flag(_ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value:
+        _DEBUG["on"] = True
+    return value
+
+
+def _with_debug(command: click.Command) -> click.Command:
+    """Give ``command`` (and every subcommand) the ``--debug`` option, so it is accepted anywhere."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _with_debug(sub)
+    if not any("--debug" in p.opts for p in command.params if isinstance(p, click.Option)):
+        command.params.append(click.Option(["--debug"], is_flag=True, expose_value=False, callback=_debug_flag,
+                                           help="Show tracebacks of unexpected errors."))
+    return command
+
+
 class LazyGroup(click.Group):
     """A group whose subcommands are imported when they are used (see :data:`AREAS`)."""
 
@@ -44,7 +65,7 @@ class LazyGroup(click.Group):
         if name not in AREAS:
             return None
         module, attribute = AREAS[name][0].split(":")
-        return getattr(import_module(module), attribute)
+        return _with_debug(getattr(import_module(module), attribute))
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):
@@ -59,7 +80,7 @@ class LazyGroup(click.Group):
     help="sqlite:///FILE (default sqlite:///billing.db) or postgresql://user@host:port/db[?schema=S]. "
     "Also $BILLING_DATABASE_URL.",
 )
-@click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors (accepted anywhere on the line).")
+@click.option("--debug", is_flag=True, callback=_debug_flag, help="Show tracebacks of unexpected errors (accepted anywhere on the line).")
 @click.version_option(package_name="billing-engine", prog_name="billing", message="%(prog)s %(version)s")
 @click.pass_context
 def cli(ctx: click.Context, database_url: str | None, debug: bool) -> None:
@@ -67,18 +88,7 @@ def cli(ctx: click.Context, database_url: str | None, debug: bool) -> None:
     issuing is a deterministic function of that history and a clock (`billing tick`)."""
     ctx.ensure_object(dict)
     ctx.obj["database_url"] = database_url
-    ctx.obj["debug"] = debug or ctx.obj.get("debug", False)
-
-
-def _split_debug(argv: list[str]) -> tuple[list[str], bool]:
-    """Take ``--debug`` out of ``argv`` wherever it stands (before a ``--``)."""
-    if "--" in argv:
-        cut = argv.index("--")
-        head, tail = argv[:cut], argv[cut:]
-    else:
-        head, tail = argv, []
-    debug = "--debug" in head
-    return [a for a in head if a != "--debug"] + tail, debug
+    ctx.obj["debug"] = debug
 
 
 def _usage_error(e: click.UsageError) -> str:
@@ -92,9 +102,10 @@ def _usage_error(e: click.UsageError) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0; 2 usage, validation, not found, conflict; 1 database or
     unexpected)."""
-    args, debug = _split_debug(list(sys.argv[1:] if argv is None else argv))
+    args = list(sys.argv[1:] if argv is None else argv)
+    _DEBUG["on"] = False
     try:
-        cli.main(args=args, prog_name="billing", standalone_mode=False, obj={"debug": debug})
+        cli.main(args=args, prog_name="billing", standalone_mode=False, obj={})
         return 0
     except click.exceptions.Exit as e:
         return e.exit_code
@@ -113,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         from commands.errors import classify
 
         outcome = classify(e)
+        debug = _DEBUG["on"]
         if debug and outcome.kind in ("unexpected", "database"):
             traceback.print_exc()
         hint = " (rerun with --debug for the traceback)" if outcome.kind == "unexpected" and not debug else ""

@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -69,11 +69,35 @@ def page_options(fn: Callable) -> Callable:
     return click.option("--limit", type=int, default=100, show_default=True, help="Rows to show (0: all).")(fn)
 
 
+#: How far ahead of the wall clock a command's business instant may be (a typo in the year would otherwise
+#: date an aggregate's history in the future, and every later command would be refused by the time rule).
+FUTURE_MARGIN = timedelta(days=1)
+
+
 def parse_at(text: str | None) -> datetime:
-    """The command's business instant: ``--at`` (ISO 8601 with offset), or the wall clock."""
+    """The command's business instant: ``--at`` (ISO 8601 with offset), or the wall clock.
+
+    Raises :class:`ValidationError` (field ``at``) for an instant more than a day after the wall clock,
+    unless ``$BILLING_ALLOW_FUTURE_AT`` is set (replaying a scenario written ahead of time)."""
     from domain.calendar import parse_instant
 
-    return now() if text is None else parse_instant(text, "at")
+    if text is None:
+        return now()
+    at = parse_instant(text, "at")
+    check_not_future(at, "at")
+    return at
+
+
+def check_not_future(at: datetime, field: str) -> None:
+    """Refuse a business instant more than :data:`FUTURE_MARGIN` after the wall clock (see :func:`parse_at`)."""
+    import os
+
+    from domain.errors import ValidationError
+
+    limit = now() + FUTURE_MARGIN
+    if at > limit and not os.environ.get("BILLING_ALLOW_FUTURE_AT"):
+        raise ValidationError(field, f"{at.isoformat()} is more than a day after now ({now().isoformat(timespec='seconds')}): "
+                                     "business time may not run ahead of the clock (set BILLING_ALLOW_FUTURE_AT=1 to replay)")
 
 
 def parse_optional_date(text: str | None, field: str) -> Any:
@@ -99,8 +123,12 @@ def opened(ctx: click.Context, write: bool = True) -> Iterator[Store]:
     store = Store(resolve(ctx.obj["database_url"]), create=write)
     try:
         yield store
-    finally:
-        store.close()
+    except BaseException:
+        # A refused command leaves nothing behind: not even the empty store opening it created.
+        if not store.discard_if_unused():
+            store.close()
+        raise
+    store.close()
 
 
 def execute(ctx: click.Context, command: Any, write: bool = True) -> Any:
@@ -170,12 +198,14 @@ def emit_json(value: Any) -> None:
 
 def table(columns: list[str], rows: list[list[Any]], title: str | None = None) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     t = Table(title=title, show_lines=False)
     for c in columns:
         t.add_column(c, overflow="fold")
     for r in rows:
-        t.add_row(*["" if v is None else str(v) for v in r])
+        # Text, not markup: a reference like "X[/b]" is data, never a style tag.
+        t.add_row(*[Text("" if v is None else str(v)) for v in r])
     console().print(t)
 
 

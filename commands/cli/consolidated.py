@@ -40,7 +40,7 @@ def consolidated_list(ctx: click.Context, customer: str | None, status: str | No
         return
     table(
         ["number", "customer", "period", "issued", "due", "status", "lines", "total", "cur"],
-        [[r["number"], r["customer"], f"{r['period_start']} .. {r['period_end']})", r["issue_date"], r["due_date"],
+        [[r["number"], r["customer"], f"[{r['period_start']} .. {r['period_end']})", r["issue_date"], r["due_date"],
           r["status"], r["count"], r["total"], r["currency"]] for r in rows],
     )
 
@@ -101,7 +101,11 @@ def consolidated_credit(ctx: click.Context, number: str, numbers: str | None, re
     credited at most once."""
     from commands.consolidated import CreditConsolidated
 
-    keys = tuple(n.strip() for n in numbers.split(",")) if numbers else None
+    if numbers is not None and not numbers.strip():
+        from domain.errors import ValidationError
+
+        raise ValidationError("invoices", "must not be empty (leave it out to credit every line not credited yet)")
+    keys = tuple(n.strip() for n in numbers.split(",")) if numbers is not None else None
     note = execute(ctx, CreditConsolidated(number, parse_at(at_text), keys, reason, company))
     echo(f"credit note {note.number} for {note.references}: gross {note.gross} {note.currency}")
 

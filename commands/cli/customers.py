@@ -88,13 +88,8 @@ def customers_consolidation(ctx: click.Context, reference: str, mode: str, start
     """Set customer REFERENCE's consolidation: weekly, monthly, or none (disables it; what is pending is
     consolidated at the next tick)."""
     from commands.customers import SetConsolidation
-    from domain.errors import ValidationError
 
     mode = mode.lower()
-    if mode != "none" and start_day is None:
-        raise ValidationError("start_day", f"is required for {mode} consolidation")
-    if mode == "none" and start_day is not None:
-        raise ValidationError("start_day", "is not used when consolidation is none")
     cmd = SetConsolidation(reference, mode, start_day, parse_optional_date(from_text, "from"), parse_at(at_text), company)
     echo(f"customer {reference}: consolidation {mode}{'' if execute(ctx, cmd) else ' (unchanged)'}")
 

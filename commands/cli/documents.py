@@ -109,7 +109,11 @@ def invoices_credit(ctx: click.Context, ident: str, positions: str | None, reaso
     from commands.csvfiles import parse_int
     from commands.invoices import CreditInvoice
 
-    pos = tuple(parse_int(p, "positions") for p in positions.split(",")) if positions else None
+    if positions is not None and not positions.strip():
+        from domain.errors import ValidationError
+
+        raise ValidationError("positions", "must not be empty (leave it out to credit every line not credited yet)")
+    pos = tuple(parse_int(p, "positions") for p in positions.split(",")) if positions is not None else None
     note = execute(ctx, CreditInvoice(ident, parse_at(at_text), company, pos, reason))
     echo(f"credit note {note.number} for {note.references}: gross {note.gross} {note.currency}")
 

@@ -67,7 +67,7 @@ def projections_rebuild(ctx: click.Context, names: tuple[str, ...]) -> None:
     from projections.runner import ProjectionFailed
 
     try:
-        chosen = [registry.by_name(n) for n in names] if names else registry.ALL
+        chosen = [registry.by_name(n) for n in dict.fromkeys(names)] if names else registry.ALL
     except KeyError as e:
         raise ValidationError("names", str(e.args[0])) from None
     with opened(ctx, write=False) as store:

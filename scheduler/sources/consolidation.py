@@ -26,6 +26,7 @@ from domain.consolidated_invoice import ConsolidatedInvoice, series_key
 from domain.customer import Customer, PeriodRef
 from domain.money import AMOUNT_LIMIT
 from domain.number_formats import CONSOLIDATED_FORMAT
+from domain.number_series import series_id
 from domain.periods import period_starting
 from scheduler.work import StaleState, TickContext, WorkItem, register
 
@@ -65,20 +66,24 @@ class ConsolidationSource:
 
     def process(self, ctx: TickContext, item: WorkItem[PeriodToClose]) -> None:
         customer: Customer = ctx.get(item.target)
+        if ctx.passed(self.kind, item):
+            return
         ref = customer.cursor_period()
         if ref is None or (ref.regime, ref.period.start) != (item.data.regime, item.data.period_start) or not customer.approved:
             ctx.count(self.kind, "already_closed")
             return
         closes = customer.close_at(ref)
         period = ctx.get(ref.consolidated_invoice_id)
-        if ctx.changed_after_tick(customer, period) or ctx.series_changed_after_tick(series_key(ref.period.label, customer.company)):
-            ctx.count(self.kind, "later_history")
+        series = ctx.get(series_id(series_key(ref.period.label, customer.company)))
+        if ctx.changed_after_tick(customer, period, series):
+            ctx.pass_over(self.kind, item, customer, period, series)
             return
         if period is not None and period.is_open:
             targets = {r.consolidated_invoice_id for n in period.lines_after(closes)
                        if (r := customer.route(period.lines[n][1])) is not None}
-            if ctx.changed_after_tick(*(ctx.get(t) for t in sorted(targets))):
-                ctx.count(self.kind, "later_history")
+            moved_to = [ctx.get(t) for t in sorted(targets)]
+            if ctx.changed_after_tick(*moved_to):
+                ctx.pass_over(self.kind, item, *moved_to)
                 return
         if period is None:
             period = ctx.add_new(ConsolidatedInvoice.open(ref, customer), transient=True)

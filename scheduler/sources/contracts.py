@@ -28,6 +28,7 @@ from domain.company import company_id, number_format_at
 from domain.contract import FAILED, SKIPPED, SUCCESS, Contract
 from domain.errors import DomainError
 from domain.invoice import FORMAT_OF, INVOICE, Invoice, build_lines, contract_invoice_id, format_number, series_key
+from domain.number_series import series_id
 from domain.schedules import next_run_after
 from scheduler.work import TickContext, WorkItem, register
 
@@ -63,6 +64,8 @@ class ContractSource:
     def process(self, ctx: TickContext, item: WorkItem[ContractRun]) -> None:
         contract: Contract | None = ctx.get(item.target)
         run_date: date = item.data.run_date
+        if ctx.passed(self.kind, item):
+            return
         if (
             contract is None
             or contract.next_run_date != run_date
@@ -71,10 +74,9 @@ class ContractSource:
         ):
             ctx.count(self.kind, "not_due")
             return
-        if ctx.changed_after_tick(contract) or (
-            contract.auto_finalize and ctx.series_changed_after_tick(series_key(contract.company, INVOICE, run_date.year))
-        ):
-            ctx.count(self.kind, "later_history")
+        series = ctx.get(series_id(series_key(contract.company, INVOICE, run_date.year))) if contract.auto_finalize else None
+        if ctx.changed_after_tick(contract, series):
+            ctx.pass_over(self.kind, item, contract, series)
             return
         ctx.touch(contract, transient=True)
         pause = contract.pause_containing(item.due_at)

@@ -27,7 +27,7 @@ class OverdueSource:
     def process(self, ctx: TickContext, item: WorkItem[None]) -> None:
         invoice = ctx.get(item.target)
         if ctx.changed_after_tick(invoice):
-            ctx.count(self.kind, "later_history")
+            ctx.pass_over(self.kind, item, invoice)
             return
         if invoice is not None and invoice.mark_overdue(ctx.at):
             ctx.touch(invoice, transient=True)
