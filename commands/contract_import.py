@@ -30,12 +30,14 @@ from domain.text import validate_reference
 
 @dataclass(frozen=True)
 class ImportContracts:
-    """Import the contracts of CSV file ``path`` (see :func:`import_contracts`)."""
+    """Import the contracts of CSV file ``path`` (see :func:`import_contracts`). With ``only_company`` (the
+    HTTP API: a key sees one company), a row naming another company than ``company`` is refused."""
 
     path: str
     at: datetime
     company: str = DEFAULT_COMPANY
     progress: Callable[[int], None] | None = field(default=None, compare=False)
+    only_company: bool = False
 
 
 CONTRACT_COLUMNS = [
@@ -74,6 +76,9 @@ def _import(cmd: ImportContracts, uow: UnitOfWork) -> dict[str, int]:
             problems.add(line, "row", err)
             continue
         row["company"] = row["company"] or default_company
+        if cmd.only_company and row["company"] != default_company:
+            problems.add(line, "company", f"is {row['company']!r}; this import may only name company {default_company}")
+            continue
         groups.setdefault(row["reference"], []).append((line, row))
 
     def company_of_group(rows: list[tuple[int, dict[str, str]]]) -> str:

@@ -27,6 +27,20 @@ from domain.text import validate_reference
 
 
 @dataclass(frozen=True)
+class PositionSpec:
+    """A position as a caller gives it (the HTTP API): its tax rate by name or percentage, resolved in the
+    company's catalogue when the contract is created (see :func:`resolve_tax_rate`)."""
+
+    position: int
+    description: str
+    quantity: str
+    unit_price: str
+    tax_rate: str
+    discountable: bool = True
+    attributes: dict | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
 class CreateContract:
     """Create a contract of ``company`` billing its customer ``customer``. ``currency`` and
     ``payment_terms_days`` None mean the customer's. Re-creating with identical data is a no-op; with
@@ -44,7 +58,7 @@ class CreateContract:
     payment_terms_days: int | None = None
     auto_finalize: bool = False
     auto_send: bool = False
-    positions: tuple[dict, ...] = field(default_factory=tuple)
+    positions: tuple[dict | PositionSpec, ...] = field(default_factory=tuple)
     at: datetime | None = None
 
 
@@ -170,6 +184,13 @@ def _create(cmd: CreateContract, uow: UnitOfWork) -> bool:
     validate_company(cmd.company)
     validate_reference(cmd.reference)
     customer = load_customer(uow, cmd.customer, cmd.company)
+    if any(isinstance(p, PositionSpec) for p in cmd.positions):
+        currency = cmd.currency or customer.currency
+        validate_currency(currency)
+        cmd = replace(cmd, positions=tuple(
+            make_position(p.position, p.description, p.quantity, p.unit_price, resolve_tax_rate(uow, cmd.company, p.tax_rate),
+                          currency, p.discountable, p.attributes) if isinstance(p, PositionSpec) else p
+            for p in cmd.positions))
     contract = build_contract(cmd, customer)
     existing = uow.get(contract.id)
     if existing is not None:

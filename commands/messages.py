@@ -2,6 +2,7 @@
 (:data:`commands.bus.COMMAND_HANDLERS`). Entry points build one of these and call
 :func:`commands.bus.handle`."""
 
+from commands.api_keys import CreateApiKey, RevokeApiKey
 from commands.companies import AddTaxRate, SetCompany
 from commands.consolidated import CreditConsolidated, PayConsolidated
 from commands.contract_import import ImportContracts
@@ -21,7 +22,7 @@ from commands.invoices import CreditInvoice, FinalizeInvoice, MarkSent, PayInvoi
 from commands.ticking import Tick
 
 __all__ = [
-    "AddCustomer", "AddPosition", "AddTaxRate", "ApproveCustomer", "CancelIndividualInvoice", "ChangePosition",
+    "AddCustomer", "AddPosition", "CreateApiKey", "RevokeApiKey", "AddTaxRate", "ApproveCustomer", "CancelIndividualInvoice", "ChangePosition",
     "CreateContract", "CreditConsolidated", "CreditInvoice", "EndContract", "FinalizeInvoice", "ImportContracts",
     "ImportCustomers", "MarkSent", "PayConsolidated", "PayInvoice", "RecordInvoices", "RemovePosition", "SetCompany",
     "SetConsolidation", "SetContractActive", "Tick", "UpdateContract", "UpdateCustomer", "VoidInvoice",

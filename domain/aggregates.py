@@ -1,6 +1,8 @@
 """Every aggregate of the engine. Importing this module registers their explicit topics
 (``billing:Customer.Created``, ...), which a process must have done before it reads stored events."""
 
+from domain.api_key import ApiKey
+from domain.company import Company
 from domain.consolidated_invoice import ConsolidatedInvoice
 from domain.contract import Contract
 from domain.customer import Customer
@@ -8,4 +10,4 @@ from domain.individual_invoice import IndividualInvoice
 from domain.invoice import Invoice
 from domain.number_series import NumberSeries
 
-ALL = (Customer, IndividualInvoice, ConsolidatedInvoice, NumberSeries, Contract, Invoice)
+ALL = (Company, ApiKey, Customer, IndividualInvoice, ConsolidatedInvoice, NumberSeries, Contract, Invoice)

@@ -6,15 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from projections.runner import Projection
-from projections.tables import companies, company_number_formats, company_tax_rates
+from projections.tables import api_keys, companies, company_number_formats, company_tax_rates
 from projections.writer import Writer
 
 CO = "billing:Company."
 
 companies_projection = Projection(
-    "companies", [companies, company_tax_rates, company_number_formats],
-    description="companies (tenants), their tax rates and number formats, each with when it takes effect",
+    "companies", [companies, company_tax_rates, company_number_formats, api_keys],
+    description="companies (tenants), their tax rates and number formats (each with when it takes effect), API keys",
+    version=2,
 )
+AK = "billing:ApiKey."
 
 
 @companies_projection.on(CO + "Created")
@@ -37,3 +39,14 @@ def _tax_rate(e: Any, w: Writer) -> None:
 def _format(e: Any, w: Writer) -> None:
     w.insert(company_number_formats, {"company_id": str(e.originator_id), "kind": e.kind, "effective_at": e.effective_at,
                                       "prefix": e.prefix, "width": e.width})
+
+
+@companies_projection.on(AK + "Created")
+def _key_created(e: Any, w: Writer) -> None:
+    w.insert(api_keys, {"api_key_id": str(e.originator_id), "key_id": e.key_id, "company": e.company, "admin": e.admin,
+                        "label": e.label, "created_at": e.timestamp, "revoked_at": None})
+
+
+@companies_projection.on(AK + "Revoked")
+def _key_revoked(e: Any, w: Writer) -> None:
+    w.update(api_keys, {"api_key_id": str(e.originator_id)}, {"revoked_at": e.timestamp})

@@ -12,7 +12,7 @@ from domain.calendar import MIN_DATE
 from domain.number_formats import DEFAULT_FORMATS
 from domain.tax import CATALOGUE
 from projections.query_values import _iso
-from projections.tables import companies, company_number_formats, company_tax_rates
+from projections.tables import api_keys, companies, company_number_formats, company_tax_rates
 
 
 def _pct(v: Any) -> str:
@@ -69,3 +69,13 @@ def show_company(engine: sa.Engine, company: str) -> dict[str, Any]:
         "number_formats": defaults + formats,
         "tax_rates": list_tax_rates(engine, company),
     }
+
+
+def list_api_keys(engine: sa.Engine, company: str | None) -> list[dict[str, Any]]:
+    """API keys (never their secrets) of ``company`` (None: every company), oldest first."""
+    stmt = sa.select(api_keys).order_by(api_keys.c.created_at, api_keys.c.key_id)
+    if company is not None:
+        stmt = stmt.where(api_keys.c.company == company)
+    with engine.connect() as conn:
+        return [{"key_id": r.key_id, "company": r.company, "admin": r.admin, "label": r.label,
+                 "created_at": _iso(r.created_at), "revoked_at": _iso(r.revoked_at)} for r in conn.execute(stmt)]

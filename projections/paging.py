@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from domain.errors import NotFound, ValidationError
-from projections.tables import companies, contracts, customers
+from projections.tables import api_keys, companies, contracts, customers
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10000
@@ -57,12 +57,13 @@ def require_known(engine: sa.Engine, *, customer: str | None = None, contract: s
                   company: str | None = None) -> None:
     """Raise :class:`NotFound` naming the field if a filter names a customer or contract (of ``company``,
     when given) or a company the read models do not know (an unknown reference is an error, not an empty
-    list). The default company always exists."""
+    list). The default company always exists; a company is known once it has settings, a customer, a
+    contract or an API key."""
     checks: list[tuple[str, str, Any]] = []
     if company and company != "default":
         checks.append(("company", company, sa.select(sa.literal(1)).where(sa.or_(
             sa.exists().where(companies.c.company == company), sa.exists().where(customers.c.company == company),
-            sa.exists().where(contracts.c.company == company),
+            sa.exists().where(contracts.c.company == company), sa.exists().where(api_keys.c.company == company),
         ))))
     if customer:
         stmt = sa.select(customers.c.reference).where(customers.c.reference == customer)

@@ -341,3 +341,16 @@ company_number_formats = sa.Table(
     sa.Column("prefix", sa.String(12), nullable=False),
     sa.Column("width", sa.Integer, nullable=False),
 )
+
+# ------------------------------------------------------------------------------------------- API keys (issue 7)
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    _id("api_key_id", primary_key=True),
+    sa.Column("key_id", sa.String(12), nullable=False, unique=True),
+    sa.Column("company", sa.String(100), nullable=False, index=True),
+    sa.Column("admin", sa.Boolean, nullable=False),
+    sa.Column("label", sa.String(100), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime),
+)

@@ -1,7 +1,7 @@
 """The ``billing`` command line: the edge where the wall clock and user input enter.
 
 One module per area (:mod:`commands.cli.customers`, ``.invoices``, ``.documents``, ``.consolidated``,
-``.contracts``, ``.tick``, ``.projections``, ``.data``) and the shared options, rendering and store opening
+``.contracts``, ``.tick``, ``.projections``, ``.data``, ``.serve``) and the shared options, rendering and store opening
 (:mod:`commands.cli.common`). Areas are imported only when their command runs, and heavy libraries only
 where they are used, so ``billing --help`` starts in a fraction of a second (issue 6, item 18).
 
@@ -21,6 +21,7 @@ import click
 #: name → (module:attribute, one-line help). The help is repeated here so that ``billing --help`` imports
 #: no area.
 AREAS: dict[str, tuple[str, str]] = {
+    "api-keys": ("commands.cli.serve:api_keys", "API keys for the HTTP API, one company each."),
     "companies": ("commands.cli.companies:companies", "Companies (tenants): name, zone, currency, number formats."),
     "tax-rates": ("commands.cli.companies:tax_rates", "A company's tax-rate catalogue, effective from a date."),
     "consolidated": ("commands.cli.consolidated:consolidated", "Consolidated invoices: one per customer and billing period."),
@@ -30,6 +31,7 @@ AREAS: dict[str, tuple[str, str]] = {
     "invoices": ("commands.cli.invoices:invoices", "Individual invoices recorded from elsewhere, and the engine's own invoice documents."),
     "projections": ("commands.cli.projections:projections", "Read models: status, run, rebuild."),
     "scheduler": ("commands.cli.tick:scheduler", "The long-running scheduler."),
+    "serve": ("commands.cli.serve:serve", "Serve the HTTP API (OpenAPI at /openapi.json)."),
     "tick": ("commands.cli.tick:tick_cmd", "Issue everything due at an instant (idempotent, catches up)."),
 }
 

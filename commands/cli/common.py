@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -29,9 +29,7 @@ class Failure(click.ClickException):
 
 
 # ============================================================================================ input
-def now() -> datetime:
-    """The wall clock, read only here at the edge."""
-    return datetime.now(timezone.utc)  # edge
+from commands.clock import now  # noqa: E402 - the wall clock, read only at the edge
 
 
 def at_option(fn: Callable) -> Callable:
@@ -69,35 +67,12 @@ def page_options(fn: Callable) -> Callable:
     return click.option("--limit", type=int, default=100, show_default=True, help="Rows to show (0: all).")(fn)
 
 
-#: How far ahead of the wall clock a command's business instant may be (a typo in the year would otherwise
-#: date an aggregate's history in the future, and every later command would be refused by the time rule).
-FUTURE_MARGIN = timedelta(days=1)
-
-
 def parse_at(text: str | None) -> datetime:
-    """The command's business instant: ``--at`` (ISO 8601 with offset), or the wall clock.
+    """The command's business instant: ``--at`` (ISO 8601 with offset), or the wall clock
+    (:func:`commands.clock.business_instant`: never more than a day ahead of it)."""
+    from commands.clock import business_instant
 
-    Raises :class:`ValidationError` (field ``at``) for an instant more than a day after the wall clock,
-    unless ``$BILLING_ALLOW_FUTURE_AT`` is set (replaying a scenario written ahead of time)."""
-    from domain.calendar import parse_instant
-
-    if text is None:
-        return now()
-    at = parse_instant(text, "at")
-    check_not_future(at, "at")
-    return at
-
-
-def check_not_future(at: datetime, field: str) -> None:
-    """Refuse a business instant more than :data:`FUTURE_MARGIN` after the wall clock (see :func:`parse_at`)."""
-    import os
-
-    from domain.errors import ValidationError
-
-    limit = now() + FUTURE_MARGIN
-    if at > limit and not os.environ.get("BILLING_ALLOW_FUTURE_AT"):
-        raise ValidationError(field, f"{at.isoformat()} is more than a day after now ({now().isoformat(timespec='seconds')}): "
-                                     "business time may not run ahead of the clock (set BILLING_ALLOW_FUTURE_AT=1 to replay)")
+    return business_instant(text, "at")
 
 
 def parse_optional_date(text: str | None, field: str) -> Any:
