@@ -8,8 +8,6 @@ no traceback, and nothing written (the event log's head is unchanged).
 from __future__ import annotations
 
 import json
-import subprocess
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -17,8 +15,9 @@ import pytest
 
 from commands.app import Store
 from commands.config import resolve
-from conftest import PgSchema, require_postgres, run_cli
-from support import bad_input_problem, head, js, ok, rejected
+from conftest import run_cli
+from scenarios.consolidation import add_customer_cli as add_customer, record_args
+from support import head, js, ok, rejected
 
 T0 = "2026-01-01T00:00:00Z"
 TICK_AT = "2026-02-02T12:00:00Z"
@@ -26,20 +25,6 @@ PROJECTIONS = {"customers", "individual_invoices", "consolidated_invoices", "due
 
 
 # ============================================================================================ helpers
-def add_customer(db_url: str, ref: str, tz: str, currency: str, *extra: str) -> str:
-    return ok(db_url, "customers", "add", ref, "--name", f"{ref} Ltd", "--timezone", tz, "--currency", currency,
-              *extra, "--at", T0)
-
-
-def record_args(number: str, customer: str, amount: str, currency: str, issued_at: str = "2026-01-07T09:00:00Z",
-                at: str | None = None, attributes: str | None = None) -> list[str]:
-    args = ["invoices", "record", number, "--customer", customer, "--issued-at", issued_at, f"--amount={amount}",
-            "--currency", currency, "--at", at or issued_at]
-    if attributes is not None:
-        args += ["--attributes", attributes]
-    return args
-
-
 CUSTOMERS_CSV = (
     "reference,name,timezone,currency,payment_terms_days,approved,consolidation,start_day,consolidate_from\n"
     "ACME,Acme GmbH,Europe/Berlin,EUR,14,true,weekly,1,2026-01-05\n"
@@ -270,91 +255,7 @@ def test_projections_status_shows_lag_and_run_catches_up(db_url):
 
 
 # ============================================================================================ bad input
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def seeded_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One store per backend with customers in EUR, USD and JPY and one recorded invoice, shared by the
-    bad-input tests (which must leave it unchanged)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('bad') / 'billing.db'}"
-        schema = None
-    else:
-        require_postgres()
-        schema = PgSchema()
-        url = schema.url
-    try:
-        add_customer(url, "EURO", "Europe/Berlin", "EUR", "--approved")
-        ok(url, "customers", "consolidation", "EURO", "weekly", "--start-day", "1", "--from", "2026-01-05", "--at", T0)
-        add_customer(url, "DOLLAR", "America/New_York", "USD")
-        add_customer(url, "YEN", "Asia/Tokyo", "JPY")
-        ok(url, *record_args("E1", "EURO", "10.00", "EUR", "2026-01-06T09:00:00Z", attributes='{"k": "v"}'))
-        yield url
-    finally:
-        if schema is not None:
-            schema.drop()
-
-
-def _new_customer(tz: str = "Europe/Berlin", currency: str = "EUR", at: str = T0) -> list[str]:
-    return ["customers", "add", "NEW", "--name", "New", "--timezone", tz, "--currency", currency, "--at", at]
-
-
-E1 = "2026-01-06T09:00:00Z"
-BAD_INPUTS: dict[str, tuple[str, list[str]]] = {
-    "unknown timezone": ("timezone", _new_customer(tz="Mars/Olympus")),
-    "unknown currency": ("currency", _new_customer(currency="XYZ")),
-    "invoice currency differs from the customer's": ("currency", record_args("N1", "EURO", "1.00", "USD")),
-    "weekly start day 8": ("start_day", ["customers", "consolidation", "DOLLAR", "weekly", "--start-day", "8", "--at", T0]),
-    "monthly start day 29": ("start_day", ["customers", "consolidation", "DOLLAR", "monthly", "--start-day", "29", "--at", T0]),
-    "negative amount": ("amount", record_args("N1", "EURO", "-5.00", "EUR")),
-    "amount 12,50": ("amount", record_args("N1", "EURO", "12,50", "EUR")),
-    "amount abc": ("amount", record_args("N1", "EURO", "abc", "EUR")),
-    "USD amount 12.345": ("amount", record_args("N1", "DOLLAR", "12.345", "USD")),
-    "JPY amount 1.5": ("amount", record_args("N1", "YEN", "1.5", "JPY")),
-    "unknown customer": ("customer", record_args("N1", "NOBODY", "1.00", "EUR")),
-    "consolidation of an unknown customer": ("customer", ["customers", "consolidation", "NOBODY", "weekly",
-                                                         "--start-day", "1", "--at", T0]),
-    "existing number, other amount": ("amount", record_args("E1", "EURO", "10.01", "EUR", E1, attributes='{"k": "v"}')),
-    "existing number, other customer": ("customer", record_args("E1", "DOLLAR", "10.00", "USD", E1, attributes='{"k": "v"}')),
-    "existing number, other attributes": ("attributes", record_args("E1", "EURO", "10.00", "EUR", E1)),
-    "at without offset (tick)": ("at", ["tick", "--at", "2026-02-02T00:00:00", "--json"]),
-    "at garbage (tick)": ("at", ["tick", "--at", "next tuesday", "--json"]),
-    "at garbage (record)": ("at", record_args("N1", "EURO", "1.00", "EUR", at="2026-13-45T99:00:00Z")),
-    "issued_at without offset": ("issued_at", record_args("N1", "EURO", "1.00", "EUR", "2026-01-07T09:00:00",
-                                                          at="2026-01-07T09:00:00Z")),
-}
-
-
-def _check_rejected(db_url: str, case: str) -> str | None:
-    """Run one bad-input case; return what is wrong with the outcome, or None."""
-    field, args = BAD_INPUTS[case]
-    problem = bad_input_problem(db_url, field, args)
-    return None if problem is None else f"{case}: {problem}"
-
-
-def test_bad_input_exits_2_names_the_field_and_writes_nothing(seeded_url):
-    """Every case of :data:`BAD_INPUTS` (run a few at a time: they must not write, so they cannot interfere)
-    exits 2 naming its field, without a traceback, and the event log's head does not move."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    before = head(seeded_url)
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        outcomes = dict(zip(BAD_INPUTS, pool.map(lambda c: _check_rejected(seeded_url, c), BAD_INPUTS)))
-    after = head(seeded_url)
-    failures = [o for o in outcomes.values() if o is not None]
-    if after != before:
-        with Store(resolve(seeded_url)) as s:
-            written = [f"{n.topic} {n.originator_id} v{n.originator_version}"
-                       for n in s.recorder.select_notifications(before + 1, 100)]
-        failures.append(f"the event log head moved from {before} to {after}; written: {written}")
-    assert not failures, f"{len(failures)} bad input case(s) not handled as required:\n" + "\n".join(failures)
-
-
-def test_bad_input_left_the_shared_store_as_seeded(seeded_url):
-    """After all the rejected commands, the shared store still holds exactly what was seeded."""
-    assert [r["reference"] for r in js(seeded_url, "customers", "list")] == ["DOLLAR", "EURO", "YEN"]
-    rows = js(seeded_url, "invoices", "individual")
-    assert [(r["number"], r["amount"], r["attributes"]) for r in rows] == [("E1", "10.00", {"k": "v"})]
-
-
+# (the cases of customers and individual invoices are the shared suite's: scenarios/consolidation.py, test_sources.py)
 @pytest.mark.parametrize(
     "url, args",
     [

@@ -1,4 +1,5 @@
-"""Concurrency on PostgreSQL: several tickers at the same instant, and recorders racing tickers.
+"""Concurrency of consolidation on PostgreSQL: recorders racing tickers, and many processes starting at once
+(several tickers at the same instant are the shared suite's, test_sources.py).
 
 Correctness must come from the event store (DESIGN.md, "Idempotency and concurrency"): a second ticker
 racing the first gets ``IntegrityError``, reloads and skips what is done. After the race every period is
@@ -13,200 +14,31 @@ import os
 import subprocess
 import time
 from collections import Counter, defaultdict
-from datetime import date, datetime, time as dtime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
-
-import pytest
-import sqlalchemy as sa
 
 import domain.consolidated_invoice  # noqa: F401 - registers the topics this test decodes
 import domain.customer  # noqa: F401
 import domain.individual_invoice  # noqa: F401
-import domain.number_series  # noqa: F401
 from commands.app import Store
 from commands.config import resolve
 from commands.customers import AddCustomer, add_customer, set_consolidation
-from commands.individual_invoices import make_record, record_invoices
+from commands.individual_invoices import make_record
 from conftest import BILLING, ROOT
-from support import assert_raced_or_took_turns, assert_series_allocations_contiguous, events, run_ticks_at_once
 from projections import registry
 from projections import runner as projection_runner
-from projections.tables import consolidated_invoices
+from scenarios.consolidation import SETUP_AT, amount_for, check_consistent
+from support import events
 
 UTC = timezone.utc
-SETUP_AT = datetime(2025, 1, 1, tzinfo=UTC)
-
-# (reference, zone, currency, ISO start weekday, first local date covered)
-CUSTOMERS = [
-    ("C1", "Europe/Berlin", "EUR", 1, date(2025, 1, 6)),
-    ("C2", "America/New_York", "USD", 1, date(2025, 1, 6)),
-    ("C3", "Asia/Tokyo", "JPY", 3, date(2025, 1, 8)),
-    ("C4", "Australia/Sydney", "AUD", 7, date(2025, 1, 5)),
-    ("C5", "UTC", "GBP", 5, date(2025, 1, 10)),
-    ("C6", "America/Los_Angeles", "EUR", 1, date(2025, 1, 6)),
-]
-WEEKS = 40
-PER_WEEK = 5
-# Every customer has exactly 40 periods due at this instant (the 40th of C5 ends on Friday Oct 17 in UTC;
-# the 41st of C4 ends first, at midnight of Oct 19 in Sydney = 13:00 UTC on Oct 18).
-TICK_AT = datetime(2025, 10, 17, 12, 0, tzinfo=UTC)
-
-
-# ============================================================================================ helpers
-def amount_for(i: int, currency: str) -> str:
-    cents = 100 + (i * 7919) % 50000
-    if currency == "JPY":
-        return str(cents)
-    return f"{Decimal(cents) / 100:.2f}"
-
-
-def expected_periods(zone: str, start_day: int, first: date, at: datetime) -> list[date]:
-    """Starts of the weekly periods due at ``at`` (their end's local midnight is at or before ``at``),
-    computed here independently of the engine."""
-    start = first - timedelta(days=(first.isoweekday() - start_day) % 7)
-    out = []
-    while datetime.combine(start + timedelta(days=7), dtime(0), tzinfo=ZoneInfo(zone)) <= at:
-        out.append(start)
-        start += timedelta(days=7)
-    return out
-
-
-def setup_customers(store: Store) -> None:
-    for ref, zone, cur, start_day, first in CUSTOMERS:
-        add_customer(store, AddCustomer(ref, f"{ref} Ltd", zone, cur, 14, True), SETUP_AT)
-        set_consolidation(store, ref, "weekly", start_day, first, SETUP_AT)
-
-
-def check_consistent(store: Store, recorded: dict[str, tuple[str, Decimal]]) -> dict[str, Any]:
-    """The invariants after any race; ``recorded`` maps every invoice number to (customer, amount).
-
-    Returns the issued consolidated invoices by number (from the events)."""
-    projection_runner.run(store, registry.ALL)
-
-    # Each individual invoice recorded exactly once.
-    created = Counter(e.number for e in events(store, "billing:IndividualInvoice.Created"))
-    assert set(created) == set(recorded), "recorded invoices differ from those given"
-    dup = {n: c for n, c in created.items() if c > 1}
-    assert not dup, f"invoices recorded more than once: {dup}"
-
-    # Each period closed exactly once, on the customer and on the period aggregate.
-    closed_on_customer = Counter((e.originator_id, e.regime, e.period_start)
-                                 for e in events(store, "billing:Customer.PeriodClosed"))
-    assert all(c == 1 for c in closed_on_customer.values()), "a customer period was closed twice"
-    closed_periods = Counter(e.originator_id for e in events(store, "billing:ConsolidatedInvoice.PeriodClosed"))
-    assert all(c == 1 for c in closed_periods.values()), "a consolidated period was closed twice"
-    assert len(closed_periods) == len(closed_on_customer)
-
-    # Issued invoices: one event per invoice, unique numbers, gapless per label.
-    issued_events = events(store, "billing:ConsolidatedInvoice.InvoiceIssued")
-    by_invoice = Counter(e.originator_id for e in issued_events)
-    assert all(c == 1 for c in by_invoice.values()), "a consolidated invoice was issued twice"
-    numbers = Counter(e.number for e in issued_events)
-    assert all(c == 1 for c in numbers.values()), f"duplicate numbers: {[n for n, c in numbers.items() if c > 1]}"
-    assert len(issued_events) == len(by_invoice) == len(numbers)
-    assert set(by_invoice) <= set(closed_periods)
-    per_label: dict[str, list[int]] = defaultdict(list)
-    for e in issued_events:
-        label = e.number.rsplit("-", 1)[0]
-        per_label[label].append(e.sequence)
-        assert e.number == f"{label}-{e.sequence:03d}"
-    for label, seqs in per_label.items():
-        assert sorted(seqs) == list(range(1, len(seqs) + 1)), f"{label}: numbers {sorted(seqs)} are not gapless"
-    # The number series agree: allocations contiguous, and as many as issued.
-    assert_series_allocations_contiguous(store, len(issued_events))
-
-    # The read model shows exactly the issued invoices.
-    with store.read_engine.connect() as conn:
-        rows = conn.execute(sa.select(consolidated_invoices.c.number, consolidated_invoices.c.total,
-                                      consolidated_invoices.c.count)
-                            .where(consolidated_invoices.c.number.is_not(None))).all()
-    assert sorted(r.number for r in rows) == sorted(numbers)
-    events_by_number = {e.number: e for e in issued_events}
-    for r in rows:
-        e = events_by_number[r.number]
-        assert (Decimal(r.total), r.count) == (e.total, e.count)
-    return events_by_number
-
-
-# ============================================================================================ tickers racing
-@pytest.mark.parametrize("mode", ["cli", "api"])
-def test_concurrent_ticks_close_every_period_exactly_once(pg_url, mode):
-    recorded: dict[str, tuple[str, Decimal]] = {}
-    with Store(resolve(pg_url)) as store:
-        setup_customers(store)
-        i = 0
-        for ref, zone, cur, _start_day, first in CUSTOMERS:
-            cmds = []
-            for week in range(WEEKS):
-                for k in range(PER_WEEK):
-                    day = first + timedelta(days=7 * week + k)
-                    issued_at = datetime.combine(day, dtime(10 + k), tzinfo=ZoneInfo(zone))
-                    number = f"{ref}-{week:02d}-{k}"
-                    cmds.append(make_record(number, ref, issued_at, amount_for(i, cur), cur))
-                    recorded[number] = (ref, cmds[-1].amount)
-                    i += 1
-            record_invoices(store, cmds, SETUP_AT)
-        projection_runner.run(store, registry.ALL)
-
-    results, failures = run_ticks_at_once(pg_url, TICK_AT, 6, mode)
-    if not failures:
-        assert_raced_or_took_turns(results, failures, mode)
-
-    # Every document issued is reported by at most one ticker (the one whose save won).
-    reported = Counter(d["number"] for r in results for d in r["issued"])
-    assert all(c == 1 for c in reported.values()), f"reported by several tickers: {[n for n, c in reported.items() if c > 1]}"
-    if failures:  # a crashed ticker may have saved batches it could not report; finish the work
-        with Store(resolve(pg_url)) as store:
-            from scheduler.tick import tick
-
-            tick(store, TICK_AT)
-    with Store(resolve(pg_url)) as store:
-        issued = check_consistent(store, recorded)
-        assert set(reported) <= set(issued)
-        if not failures:
-            assert set(reported) == set(issued)
-
-        # Exactly the expected periods closed, each issuing one invoice (every week has invoices).
-        customers = {e.reference: e.originator_id for e in events(store, "billing:Customer.Created")}
-        closed = defaultdict(list)
-        for e in events(store, "billing:Customer.PeriodClosed"):
-            closed[e.originator_id].append(e.period_start)
-        for ref, zone, _cur, start_day, first in CUSTOMERS:
-            want = expected_periods(zone, start_day, first, TICK_AT)
-            assert len(want) == WEEKS, (ref, len(want))
-            assert sorted(closed[customers[ref]]) == want, ref
-        assert len(issued) == WEEKS * len(CUSTOMERS)
-
-        # The money adds up per customer; every invoice is on an issued invoice.
-        period_customer = {e.originator_id: e.customer_reference
-                           for e in events(store, "billing:ConsolidatedInvoice.Created")}
-        per_customer_issued: dict[str, Decimal] = defaultdict(Decimal)
-        lines = 0
-        for e in issued.values():
-            per_customer_issued[period_customer[e.originator_id]] += e.total
-            lines += e.count
-        per_customer_recorded: dict[str, Decimal] = defaultdict(Decimal)
-        for ref, amount in recorded.values():
-            per_customer_recorded[ref] += amount
-        assert dict(per_customer_issued) == dict(per_customer_recorded)
-        assert lines == len(recorded)
-
-    # Ticking again (several at once) finds nothing to do.
-    again, again_failures = run_ticks_at_once(pg_url, TICK_AT, 4, mode)
-    assert all(r["issued"] == [] and r["events"] == 0 for r in again), again
-    # Every ticker must have succeeded (a lost race is retried or skipped, never an error).
-    all_failures = failures + again_failures
-    assert not all_failures, f"{len(all_failures)} concurrent ticker(s) failed:\n" + "\n".join(all_failures)
-
 
 # ============================================================================================ recorders racing tickers
 RACE_CUSTOMERS = [("R1", "Europe/Berlin", "EUR", 1, date(2026, 1, 5)),
                   ("R2", "America/New_York", "USD", 1, date(2026, 1, 5))]
 RACE_START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
 RACE_STEP = timedelta(hours=6)
-RACE_STEPS = 120  # 30 days of ticks, every 6 hours
+RACE_STEPS = 60  # 15 days of ticks, every 6 hours
 RECORDERS = 4
 TICKERS = 2
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import json
 import subprocess
-from collections.abc import Iterator
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -20,12 +19,10 @@ from commands.app import Store
 from commands.config import resolve
 from commands.contracts import CreateContract, create_contract
 from commands.customers import AddCustomer, add_customer
-from conftest import PgSchema, require_postgres, run_cli
-from support import bad_input_problem, js, ok
+from conftest import run_cli
+from support import js, ok
 from support import head as fast_head
 from domain.contract import make_position
-from projections import registry
-from projections import runner as projection_runner
 
 T0 = "2026-01-01T00:00:00Z"
 T0_DT = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -342,67 +339,4 @@ def test_contracts_import_with_bad_rows_is_rejected_whole_listing_every_bad_line
     assert js(db_url, "contracts", "list", "--all-companies") == []
 
 
-# ============================================================================================ bad input
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def seeded_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One store per backend, shared by the bad-input cases (which must leave it unchanged): customer CUST
-    (Berlin, EUR) and contract C1 with position 1, written in this process."""
-    if request.param == "sqlite":
-        url, schema = f"sqlite:///{tmp_path_factory.mktemp('bad') / 'billing.db'}", None
-    else:
-        require_postgres()
-        schema = PgSchema()
-        url = schema.url
-    try:
-        with Store(resolve(url)) as s:
-            for company in ("ACME", "BETA"):
-                add_customer(s, AddCustomer("CUST", "Cust GmbH", "Europe/Berlin", "EUR", 14, company=company), T0_DT)
-            create_contract(s, CreateContract("C1", "ACME", "CUST", "Rent", "monthly", date(2026, 1, 1), auto_finalize=True,
-                                              positions=(make_position(1, "Rent", "1", "100.00", "19", "EUR"),)), T0_DT)
-            projection_runner.run(s, registry.ALL)
-        yield url
-    finally:
-        if schema is not None:
-            schema.drop()
-
-
-CREATE = ["contracts", "create", "C2", "--company", "ACME", "--customer", "CUST", "--name", "Other", "--interval", "monthly"]
-ADD = ["contracts", "add-position", "C1", "--description", "Extra"]
-
-BAD = [
-    ("end_date", [*CREATE, "--start", "2026-02-01", "--end", "2026-01-31", "--at", T0]),
-    ("next_run_date", [*CREATE, "--start", "2026-02-01", "--next-run", "2026-01-01", "--at", T0]),
-    ("start_date", [*CREATE, "--start", "2026-02-30", "--at", T0]),
-    ("currency", [*CREATE, "--start", "2026-01-01", "--currency", "XYZ", "--at", T0]),
-    ("customer", ["contracts", "create", "C2", "--company", "ACME", "--customer", "NOBODY", "--name", "Other",
-                  "--interval", "monthly", "--start", "2026-01-01", "--at", T0]),
-    ("position", [*ADD, "--position", "1", "--quantity", "1", "--unit-price", "1.00", "--tax-rate", "19", "--at", T0]),
-    ("quantity", [*ADD, "--position", "2", "--quantity=-1", "--unit-price", "1.00", "--tax-rate", "19", "--at", T0]),
-    ("quantity", [*ADD, "--position", "2", "--quantity", "1.23456", "--unit-price", "1.00", "--tax-rate", "19", "--at", T0]),
-    ("unit_price", [*ADD, "--position", "2", "--quantity", "1", "--unit-price", "1.001", "--tax-rate", "19", "--at", T0]),
-    ("tax_rate", [*ADD, "--position", "2", "--quantity", "1", "--unit-price", "1.00", "--tax-rate", "16", "--at", T0]),
-    ("contract", ["contracts", "add-position", "NOPE", "--position", "1", "--description", "x", "--quantity", "1",
-                  "--unit-price", "1.00", "--tax-rate", "19", "--at", T0]),
-    ("contract", ["contracts", "show", "NOPE"]),
-    ("at", ["tick", "--at", "2026-13-01T00:00:00Z"]),
-    ("at", ["tick", "--at", "2026-02-01T00:00:00"]),
-    ("at", [*CREATE, "--start", "2026-01-01", "--at", "2026-01-01 noon"]),
-    ("number", ["invoices", "show", "INV-2026-000001"]),
-]
-
-
-def test_bad_input_exits_2_names_the_field_and_writes_nothing(seeded_url):
-    """Every case of :data:`BAD` exits 2 naming its field, without a traceback, and the event log's head does
-    not move. (One after the other: concurrent processes are test_contracts_concurrency's subject.)"""
-    before = fast_head(seeded_url)
-    outcomes = [bad_input_problem(seeded_url, *case) for case in BAD]
-    after = fast_head(seeded_url)
-    failures = [o for o in outcomes if o is not None]
-    if after != before:
-        with Store(resolve(seeded_url)) as s:
-            written = [f"{n.topic} {n.originator_id} v{n.originator_version}" for n in s.recorder.select_notifications(before + 1, 100)]
-        failures.append(f"the event log head moved from {before} to {after}; written: {written}")
-    assert not failures, f"{len(failures)} bad input case(s) not handled as required:\n" + "\n".join(failures)
-    # the shared store still holds exactly what was seeded
-    rows = js(seeded_url, "contracts", "list")
-    assert [(r["reference"], len(r["positions"])) for r in rows] == [("C1", 1)]
+# (the bad-input cases of contracts are the shared suite's: scenarios/contracts.py, test_sources.py)
