@@ -70,6 +70,7 @@ class CustomerRow:
     start_day: int | None
     consolidate_from: date | None
     summary_attributes: tuple[str, ...] | None
+    autopay: bool | None = None
 
 
 def parse_customer_row(line: int, row: dict[str, str], problems: Problems) -> CustomerRow | None:
@@ -108,9 +109,12 @@ def parse_customer_row(line: int, row: dict[str, str], problems: Problems) -> Cu
         attrs = problems.check(
             line, lambda: tuple(validate_summary_attributes(row["summary_attributes"].replace("|", ",").split(",")))
         )
+    autopay = None
+    if "autopay" in row and row["autopay"].strip():
+        autopay = problems.check(line, lambda: parse_bool(row["autopay"], "autopay"))
     if len(problems.items) > before:
         return None
-    return CustomerRow(line, ref, name, tz, cur, terms, approved, mode, start_day, frm, attrs)
+    return CustomerRow(line, ref, name, tz, cur, terms, approved, mode, start_day, frm, attrs, autopay)
 
 
 def _apply_row(cust: Customer | None, r: CustomerRow, at: datetime, company: str) -> Customer:
@@ -120,9 +124,12 @@ def _apply_row(cust: Customer | None, r: CustomerRow, at: datetime, company: str
             r.reference, r.name, r.timezone, r.currency, r.payment_terms_days, r.approved, list(r.summary_attributes or ()),
             company=company,
         )
+        if r.autopay:
+            cust.update(autopay=True)
     else:
         cust.update(name=r.name, payment_terms_days=r.payment_terms_days,
-                    summary_attributes=list(r.summary_attributes) if r.summary_attributes is not None else None)
+                    summary_attributes=list(r.summary_attributes) if r.summary_attributes is not None else None,
+                    autopay=r.autopay)
         if r.approved:
             cust.approve()
         else:
@@ -140,7 +147,8 @@ def _import(cmd: ImportCustomers, uow: UnitOfWork) -> dict[str, int]:
     """Import (create or bring up to date) the customers of CSV file ``path``.
 
     Columns: ``reference,name,timezone,currency,payment_terms_days,approved,consolidation,start_day,
-    consolidate_from`` and optionally ``summary_attributes`` (names separated by ``|``). ``consolidation``
+    consolidate_from`` and optionally ``summary_attributes`` (names separated by ``|``) and ``autopay``
+    (true/false; empty: unchanged, off for a new customer). ``consolidation``
     is none, weekly or monthly; an empty ``consolidate_from`` means the local date of ``at``.
 
     The whole file is validated first, against the store too (a time zone or currency that differs from an
@@ -153,7 +161,7 @@ def _import(cmd: ImportCustomers, uow: UnitOfWork) -> dict[str, int]:
     problems = Problems(path)
     rows: list[CustomerRow] = []
     seen: dict[str, int] = {}
-    for line, raw in read_rows(path, CUSTOMER_COLUMNS, ["summary_attributes"]):
+    for line, raw in read_rows(path, CUSTOMER_COLUMNS, ["summary_attributes", "autopay"]):
         parsed = parse_customer_row(line, raw, problems)
         if parsed is None:
             continue

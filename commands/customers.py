@@ -57,6 +57,7 @@ class UpdateCustomer:
     timezone: str | None = None
     currency: str | None = None
     company: str = DEFAULT_COMPANY
+    autopay: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ def _update(cmd: UpdateCustomer, uow: UnitOfWork) -> bool:
     customer = load_customer(uow, cmd.reference, cmd.company)
     attrs = list(cmd.summary_attributes) if cmd.summary_attributes is not None else None
     return customer.update(name=cmd.name, payment_terms_days=cmd.payment_terms_days, summary_attributes=attrs,
-                           timezone=cmd.timezone, currency=cmd.currency)
+                           timezone=cmd.timezone, currency=cmd.currency, autopay=cmd.autopay)
 
 
 @handler(ApproveCustomer)

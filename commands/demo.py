@@ -5,7 +5,11 @@
 2. ticks once at 2014-01-07 (catching up every week of 2013 in one run);
 3. prints a summary per carrier and in total — consolidated invoices, lines, amount — and reconciles the
    total against the tariff applied to every non-cancelled flight, computed independently from the CSV,
-   to the cent (exit status 1 if they differ).
+   to the cent;
+4. bills the package fees of real UK public contracts (examples/contracts-finder, company ``uk-public``;
+   :mod:`commands.demo_packages`) and reconciles them with the CSV likewise.
+
+Exit status 1 if anything does not reconcile.
 
 Run with ``python -m commands.demo [--database-url URL] [--fresh] [--period monthly]``.
 """
@@ -84,6 +88,20 @@ def main(database_url: str, fresh: bool, period: str, data: str) -> None:
             summary = tick(store, TICK_AT, progress=on_progress)
         timings["tick"] = time.perf_counter() - t0
         rows = _summary(store)
+
+        from commands import demo_packages
+
+        t0 = time.perf_counter()
+        with progress_bar("package fees") as advance:
+            pk_state = {"done": 0}
+
+            def on_pk(done: int, total: int) -> None:
+                advance.set_total(total)  # type: ignore[attr-defined]
+                advance(done - pk_state["done"])
+                pk_state["done"] = done
+
+            packages = demo_packages.run(store, progress=on_pk)
+        timings["package fees"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - started
 
     expected = load(data)
@@ -104,17 +122,41 @@ def main(database_url: str, fresh: bool, period: str, data: str) -> None:
     console().print(
         "timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
     )
-    if total == expected.expected_total and lines == flown:
+    flights_ok = total == expected.expected_total and lines == flown
+    if flights_ok:
         console().print(
             f"[bold green]reconciled[/bold green]: {format_amount(total, 'USD')} USD over {lines} lines equals the "
             f"tariff applied to every non-cancelled flight ({format_amount(expected.expected_total, 'USD')} USD, {flown} flights)"
         )
-        return
-    console().print(
-        f"[bold red]NOT reconciled[/bold red]: consolidated {total} over {lines} lines, "
-        f"expected {expected.expected_total} over {flown} flights"
+    else:
+        console().print(
+            f"[bold red]NOT reconciled[/bold red]: consolidated {total} over {lines} lines, "
+            f"expected {expected.expected_total} over {flown} flights"
+        )
+    packages_ok = _print_packages(packages)
+    if not (flights_ok and packages_ok):
+        sys.exit(1)
+
+
+def _print_packages(p: dict) -> bool:
+    """Print the package-fee summary; True if it reconciles with the CSV."""
+    table(
+        ["engagements", "clients", "skipped (no positive value)", "invoices", "net (GBP)", "gross (GBP)"],
+        [[p["engagements"], p["clients"], p["skipped"], p["invoices"], format_amount(p["net"], "GBP"), format_amount(p["gross"], "GBP")]],
+        title=f"Contracts Finder package fees, monthly, ticked at {p['tick_at'].isoformat()}",
     )
-    sys.exit(1)
+    ok = (p["invoices"], p["net"], p["gross"]) == (p["expected_invoices"], p["expected_net"], p["expected_gross"]) and p["numbers_unique"]
+    if ok:
+        console().print(
+            f"[bold green]reconciled[/bold green]: {p['invoices']} package-fee invoices, {format_amount(p['net'], 'GBP')} GBP net, "
+            f"{format_amount(p['gross'], 'GBP')} GBP gross equal fee x months touched per contract, computed from the CSV"
+        )
+    else:
+        console().print(
+            f"[bold red]NOT reconciled[/bold red]: package fees {p['invoices']} invoices {p['net']} net {p['gross']} gross, "
+            f"expected {p['expected_invoices']} / {p['expected_net']} / {p['expected_gross']}"
+        )
+    return ok
 
 
 def _summary(store: Store) -> list[tuple[str, int, int, Decimal]]:

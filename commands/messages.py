@@ -16,6 +16,7 @@ from commands.contracts import (
     UpdateContract,
 )
 from commands.customer_import import ImportCustomers
+from commands.engagements import CreateEngagement, EndEngagement, ImportEngagements, RenewEngagement, UpdateEngagement
 from commands.customers import AddCustomer, ApproveCustomer, SetConsolidation, UpdateCustomer
 from commands.individual_invoices import CancelIndividualInvoice, RecordInvoices
 from commands.invoices import CreditInvoice, FinalizeInvoice, MarkSent, PayInvoice, VoidInvoice
@@ -23,7 +24,7 @@ from commands.ticking import Tick
 
 __all__ = [
     "AddCustomer", "AddPosition", "CreateApiKey", "RevokeApiKey", "AddTaxRate", "ApproveCustomer", "CancelIndividualInvoice", "ChangePosition",
-    "CreateContract", "CreditConsolidated", "CreditInvoice", "EndContract", "FinalizeInvoice", "ImportContracts",
+    "CreateContract", "CreateEngagement", "CreditConsolidated", "EndEngagement", "ImportEngagements", "RenewEngagement", "UpdateEngagement", "CreditInvoice", "EndContract", "FinalizeInvoice", "ImportContracts",
     "ImportCustomers", "MarkSent", "PayConsolidated", "PayInvoice", "RecordInvoices", "RemovePosition", "SetCompany",
     "SetConsolidation", "SetContractActive", "Tick", "UpdateContract", "UpdateCustomer", "VoidInvoice",
 ]

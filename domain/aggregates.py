@@ -6,8 +6,9 @@ from domain.company import Company
 from domain.consolidated_invoice import ConsolidatedInvoice
 from domain.contract import Contract
 from domain.customer import Customer
+from domain.engagement import Engagement
 from domain.individual_invoice import IndividualInvoice
 from domain.invoice import Invoice
 from domain.number_series import NumberSeries
 
-ALL = (Company, ApiKey, Customer, IndividualInvoice, ConsolidatedInvoice, NumberSeries, Contract, Invoice)
+ALL = (Company, ApiKey, Customer, IndividualInvoice, ConsolidatedInvoice, NumberSeries, Contract, Invoice, Engagement)

@@ -196,6 +196,8 @@ class Customer(BillingAggregate):
         self.payment_terms_days = payment_terms_days
         self.approved = approved
         self.summary_attributes = list(summary_attributes)
+        #: Whether the client pays by direct debit / card on file (issue 8): package-fee invoices say so.
+        self.autopay = False
         self.regimes: list[Regime] = []
         self.cursor: tuple[int, date] | None = None
 
@@ -249,8 +251,9 @@ class Customer(BillingAggregate):
         currency: str | None = None,
         payment_terms_days: int | None = None,
         summary_attributes: list[str] | None = None,
+        autopay: bool | None = None,
     ) -> bool:
-        """Change name, payment terms or summary attributes; record only what differs. Returns True if
+        """Change name, payment terms, summary attributes or autopay; record only what differs. Returns True if
         anything changed.
 
         The time zone and currency are fixed at registration: periods, routed invoices and issued amounts
@@ -271,6 +274,8 @@ class Customer(BillingAggregate):
             attrs = validate_summary_attributes(summary_attributes)
             if attrs != self.summary_attributes:
                 changes["summary_attributes"] = attrs
+        if autopay is not None and bool(autopay) != self.autopay:
+            changes["autopay"] = bool(autopay)
         if changes:
             self.trigger_event(self.Updated, changes=changes)
         return bool(changes)

@@ -26,7 +26,7 @@ def _json_safe(attrs: dict) -> dict:
 
 # =========================================================================================== customers
 customers_projection = Projection(
-    "customers", [customers], description="one row per customer: settings, consolidation, next period close", version=2
+    "customers", [customers], description="one row per customer: settings, consolidation, next period close", version=3
 )
 C = "billing:Customer."
 
@@ -49,6 +49,7 @@ def _customer_created(e: Any, w: Writer) -> None:
             "consolidate_from": None,
             "consolidation_ends_at": None,
             "summary_attributes": list(e.summary_attributes),
+            "autopay": False,
             "next_close_at": None,
             "registered_at": e.timestamp,
             "updated_at": e.timestamp,

@@ -156,6 +156,7 @@ def list_customers(engine: sa.Engine, paging: Paging | None = None, reference: s
                 "consolidate_from": _iso(r.consolidate_from),
                 "consolidation_ends_at": _iso(r.consolidation_ends_at),
                 "summary_attributes": r.summary_attributes,
+                "autopay": r.autopay,
                 "next_close_at": _iso(r.next_close_at),
             }
             for r in rows

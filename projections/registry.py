@@ -6,6 +6,7 @@ from projections.companies import companies_projection
 from projections.consolidation import consolidated_projection, customers_projection, individual_invoices_projection
 from projections.contracts import contracts_projection
 from projections.documents import invoices_projection
+from projections.engagements import engagements_projection
 from projections.due_index import due_index_projection
 from projections.runner import Projection
 
@@ -16,6 +17,7 @@ ALL: list[Projection] = [
     consolidated_projection,
     contracts_projection,
     invoices_projection,
+    engagements_projection,
     due_index_projection,
 ]
 

@@ -106,6 +106,7 @@ customers = sa.Table(
     sa.Column("consolidate_from", sa.Date),
     sa.Column("consolidation_ends_at", UTCDateTime),
     sa.Column("summary_attributes", sa.JSON, nullable=False),
+    sa.Column("autopay", sa.Boolean, nullable=False, default=False),
     sa.Column("next_close_at", UTCDateTime),
     sa.Column("registered_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
@@ -353,4 +354,47 @@ api_keys = sa.Table(
     sa.Column("label", sa.String(100), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("revoked_at", UTCDateTime),
+)
+
+
+# ------------------------------------------------------------------------------------------- engagements (issue 8)
+engagements = sa.Table(
+    "engagements",
+    metadata,
+    _id("engagement_id", primary_key=True),
+    sa.Column("reference", sa.String(100), nullable=False),
+    sa.Column("company", sa.String(100), nullable=False, index=True),
+    _id("customer_id", nullable=False),
+    sa.Column("customer_reference", sa.String(100), nullable=False, index=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("pricing", sa.String(16), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("start_date", sa.Date, nullable=False),
+    sa.Column("end_date", sa.Date),
+    sa.Column("fee", Money),
+    sa.Column("schedule", sa.String(16)),
+    sa.Column("proration", sa.String(16), nullable=False),
+    sa.Column("tax_rate", sa.String(100), nullable=False),
+    sa.Column("tax_percent", Money, nullable=False),
+    sa.Column("payment_terms_days", sa.Integer, nullable=False),
+    sa.Column("terms", sa.JSON, nullable=False),
+    sa.Column("billed_through", sa.Date),
+    sa.Column("periods_billed", sa.Integer, nullable=False),
+    sa.Column("next_due_at", UTCDateTime),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("company", "reference", name="engagements_company_reference"),
+)
+
+engagement_periods = sa.Table(
+    "engagement_periods",
+    metadata,
+    _id("engagement_id", primary_key=True),
+    sa.Column("period_start", sa.Date, primary_key=True),
+    sa.Column("period_end", sa.Date, nullable=False),
+    sa.Column("amount", Money, nullable=False),
+    _id("invoice_id", nullable=False),
+    sa.Column("number", sa.String(64), nullable=False),
+    sa.Column("billed_at", UTCDateTime, nullable=False),
 )

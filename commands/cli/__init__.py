@@ -26,6 +26,7 @@ AREAS: dict[str, tuple[str, str]] = {
     "tax-rates": ("commands.cli.companies:tax_rates", "A company's tax-rate catalogue, effective from a date."),
     "consolidated": ("commands.cli.consolidated:consolidated", "Consolidated invoices: one per customer and billing period."),
     "contracts": ("commands.cli.contracts:contracts", "Recurring contracts: positions billed every month, quarter, half-year or year."),
+    "engagements": ("commands.cli.engagements:engagements", "Engagements: package fees per month, quarter, year or once."),
     "customers": ("commands.cli.customers:customers", "Customers: who is billed, in which zone and currency, and how invoices consolidate."),
     "import": ("commands.cli.data:import_group", "Import real data sets."),
     "invoices": ("commands.cli.invoices:invoices", "Individual invoices recorded from elsewhere, and the engine's own invoice documents."),

@@ -48,15 +48,17 @@ def customers_add(ctx: click.Context, reference: str, name: str, tz: str, curren
 @click.option("--summary-attributes", metavar="A,B")
 @click.option("--timezone", "tz", help="Must equal the current one (it cannot change).")
 @click.option("--currency", help="Must equal the current one (it cannot change).")
+@click.option("--autopay/--no-autopay", default=None, help="The client pays by direct debit or card on file (package-fee invoices say so).")
 @company_option
 @at_option
 @click.pass_context
 def customers_update(ctx: click.Context, reference: str, name: str | None, payment_terms: int | None,
-                     summary_attributes: str | None, tz: str | None, currency: str | None, company: str, at_text: str | None) -> None:
-    """Change customer REFERENCE's name, payment terms or summary attributes."""
+                     summary_attributes: str | None, tz: str | None, currency: str | None, autopay: bool | None, company: str,
+                     at_text: str | None) -> None:
+    """Change customer REFERENCE's name, payment terms, summary attributes or autopay."""
     from commands.customers import UpdateCustomer
 
-    cmd = UpdateCustomer(reference, parse_at(at_text), name, payment_terms, _attrs(summary_attributes), tz, currency, company)
+    cmd = UpdateCustomer(reference, parse_at(at_text), name, payment_terms, _attrs(summary_attributes), tz, currency, company, autopay)
     echo(f"customer {reference} {'updated' if execute(ctx, cmd) else 'unchanged'}")
 
 

@@ -31,6 +31,7 @@ class CustomerPatch(Strict):
     payment_terms_days: int | None = None
     summary_attributes: list[str] | None = None
     approved: bool | None = None
+    autopay: bool | None = None
     timezone: str | None = None
     currency: str | None = None
     at: str | None = AT
@@ -101,12 +102,13 @@ def show_customer(reference: str, who: Principal = Depends(principal), engine: E
 @router.patch("/customers/{reference}", tags=["customers"])
 def update_customer(reference: str, body: CustomerPatch, who: Principal = Depends(principal),
                     engine: Engine = Depends(engine_of)) -> dict[str, Any]:
-    """Change name, payment terms, summary attributes or approval (zone and currency are fixed)."""
+    """Change name, payment terms, summary attributes, autopay or approval (zone and currency are fixed)."""
     from commands.customers import ApproveCustomer, UpdateCustomer
 
     at = at_of(body.at)
     attrs = tuple(body.summary_attributes) if body.summary_attributes is not None else None
-    execute(engine, UpdateCustomer(reference, at, body.name, body.payment_terms_days, attrs, body.timezone, body.currency, who.company))
+    execute(engine, UpdateCustomer(reference, at, body.name, body.payment_terms_days, attrs, body.timezone, body.currency, who.company,
+                                   body.autopay))
     if body.approved is not None:
         execute(engine, ApproveCustomer(reference, at, body.approved, who.company))
     return _customer(engine, who.company, reference)
