@@ -30,6 +30,7 @@ class SetCompany:
     timezone: str | None = None
     currency: str | None = None
     number_formats: tuple[tuple[str, NumberFormat], ...] = ()
+    timesheet_units: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ def _set(cmd: SetCompany, uow: UnitOfWork) -> bool:
         changed = company.update(cmd.at, name=cmd.name, timezone=cmd.timezone, currency=cmd.currency)
     for kind, fmt in cmd.number_formats:
         changed = company.set_number_format(kind, fmt, cmd.at) or changed
+    if cmd.timesheet_units is not None:
+        changed = company.update(cmd.at, timesheet_units=cmd.timesheet_units) or changed
     return changed
 
 

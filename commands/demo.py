@@ -7,7 +7,9 @@
    total against the tariff applied to every non-cancelled flight, computed independently from the CSV,
    to the cent;
 4. bills the package fees of real UK public contracts (examples/contracts-finder, company ``uk-public``;
-   :mod:`commands.demo_packages`) and reconciles them with the CSV likewise.
+   :mod:`commands.demo_packages`) and reconciles them with the CSV likewise;
+5. bills a real Toggl time-tracking export weekly per client (examples/timesheets, company
+   ``class-time``; :mod:`commands.demo_timesheets`) and reconciles units and amounts with the CSV.
 
 Exit status 1 if anything does not reconcile.
 
@@ -102,6 +104,12 @@ def main(database_url: str, fresh: bool, period: str, data: str) -> None:
 
             packages = demo_packages.run(store, progress=on_pk)
         timings["package fees"] = time.perf_counter() - t0
+
+        from commands import demo_timesheets
+
+        t0 = time.perf_counter()
+        timesheets = demo_timesheets.run(store)
+        timings["timesheets"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - started
 
     expected = load(data)
@@ -134,8 +142,27 @@ def main(database_url: str, fresh: bool, period: str, data: str) -> None:
             f"expected {expected.expected_total} over {flown} flights"
         )
     packages_ok = _print_packages(packages)
-    if not (flights_ok and packages_ok):
+    timesheets_ok = _print_timesheets(timesheets)
+    if not (flights_ok and packages_ok and timesheets_ok):
         sys.exit(1)
+
+
+def _print_timesheets(t: dict) -> bool:
+    """Print the timesheet summary per client; True if it reconciles with the CSV."""
+    from commands.demo_timesheets import RATES
+
+    rows = [[client, format_amount(RATES[client], "USD"), b["entries"], b["units"], b["invoices"], format_amount(b["amount"], "USD")]
+            for client, b in t["billed"].items()]
+    table(["client", "rate per unit (USD)", "entries", "units", "weekly invoices", "amount (USD)"], rows,
+          title=f"Toggl timesheets, weekly per client (America/Denver), ticked at {t['tick_at'].isoformat()}")
+    if t["billed"] == t["expected"]:
+        console().print(
+            f"[bold green]reconciled[/bold green]: {sum(b['units'] for b in t['billed'].values())} units of 15 minutes on "
+            f"{sum(b['invoices'] for b in t['billed'].values())} weekly invoices equal the count from the CSV's durations"
+        )
+        return True
+    console().print(f"[bold red]NOT reconciled[/bold red]: timesheets billed {t['billed']}, expected {t['expected']}")
+    return False
 
 
 def _print_packages(p: dict) -> bool:

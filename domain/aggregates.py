@@ -10,5 +10,6 @@ from domain.engagement import Engagement
 from domain.individual_invoice import IndividualInvoice
 from domain.invoice import Invoice
 from domain.number_series import NumberSeries
+from domain.timesheets import TimesheetEntry, TimesheetWeek
 
-ALL = (Company, ApiKey, Customer, IndividualInvoice, ConsolidatedInvoice, NumberSeries, Contract, Invoice, Engagement)
+ALL = (Company, ApiKey, Customer, IndividualInvoice, ConsolidatedInvoice, NumberSeries, Contract, Invoice, Engagement, TimesheetEntry, TimesheetWeek)

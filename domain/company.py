@@ -70,6 +70,8 @@ class Company(BillingAggregate):
             for key, value in self.changes.items():
                 if key == "timezone":
                     c.timezones = [*c.timezones, (self.effective_at, value)]
+                if key == "timesheet_units":
+                    c.unit_policies = [*c.unit_policies, (self.effective_at, value)]
                 setattr(c, key, value)
 
     class TaxRateAdded(BillingAggregate.Event):
@@ -102,6 +104,8 @@ class Company(BillingAggregate):
         self.timezones: list[tuple[datetime, str]] = [(MIN_EFFECTIVE, timezone)]
         self.tax_history: list[tuple[date, TaxRate]] = []
         self.formats: list[tuple[datetime, str, NumberFormat]] = []
+        #: (from instant, policy): the timesheet unit policy changes (issue 8).
+        self.unit_policies: list[tuple[datetime, str]] = []
 
     def describe(self) -> str:
         return f"company {self.reference}"
@@ -120,9 +124,15 @@ class Company(BillingAggregate):
         )
 
     # ------------------------------------------------------------------------------------- commands
-    def update(self, at: datetime, *, name: str | None = None, timezone: str | None = None, currency: str | None = None) -> bool:
-        """Change name, time zone or default currency from instant ``at``; records only what differs."""
+    def update(self, at: datetime, *, name: str | None = None, timezone: str | None = None, currency: str | None = None,
+               timesheet_units: str | None = None) -> bool:
+        """Change name, time zone, default currency or timesheet unit policy (:mod:`domain.timesheets`)
+        from instant ``at``; records only what differs."""
+        from domain.timesheets import validate_unit_policy
+
         changes: dict[str, object] = {}
+        if timesheet_units is not None and validate_unit_policy(timesheet_units) != self.unit_policy_at(at):
+            changes["timesheet_units"] = validate_unit_policy(timesheet_units)
         if name is not None and validate_name(name) != self.name:
             changes["name"] = validate_name(name)
         if timezone is not None and validate_timezone(timezone) != self.timezone:
@@ -166,6 +176,19 @@ class Company(BillingAggregate):
 
     def number_format_at(self, kind: str, at: datetime) -> NumberFormat:
         return number_format_at(self, kind, at)
+
+    def unit_policy_at(self, at: datetime) -> str:
+        """The timesheet unit policy in force at instant ``at`` (default ``CEIL_PER_ENTRY``)."""
+        return unit_policy_at(self, at)
+
+
+def unit_policy_at(company: Company | None, at: datetime) -> str:
+    """The timesheet unit policy of ``company`` in force at ``at`` (``CEIL_PER_ENTRY`` unless set)."""
+    found = "CEIL_PER_ENTRY"
+    for effective_at, policy in getattr(company, "unit_policies", []) if company is not None else []:
+        if effective_at <= at:
+            found = policy
+    return found
 
 
 # The same answers for a company that was never set (None): the engine's defaults.

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from uuid import UUID
 
 from domain.base import BillingAggregate, derive_id
 from domain.calendar import local_date, start_of_day, validate_timezone
 from domain.errors import Conflict, ValidationError
-from domain.money import validate_currency
+from domain.money import parse_amount, validate_currency
 from domain.periods import BillingPeriod, period_containing, period_starting, validate_mode_and_start_day
 from domain.tenancy import DEFAULT_COMPANY, scoped_id, validate_company
 from domain.text import validate_name, validate_reference
@@ -119,6 +120,21 @@ class Customer(BillingAggregate):
             for key, value in self.changes.items():
                 setattr(customer, key, value)
 
+    class RateSet(BillingAggregate.Event):
+        """From local date ``effective_from`` on, the client's insurance payer is ``payer`` at
+        ``rate_per_unit`` (one unit = 15 minutes) in the customer's currency (issue 8)."""
+
+        TOPIC = "billing:Customer.RateSet"
+        company: str
+        customer_reference: str
+        payer: str
+        rate_per_unit: Decimal
+        effective_from: date
+
+        def apply(self, customer: Customer) -> None:
+            customer.rates = sorted([*[r for r in customer.rates if r[0] != self.effective_from],
+                                     (self.effective_from, self.payer, self.rate_per_unit)])
+
     class Approved(BillingAggregate.Event):
         TOPIC = "billing:Customer.Approved"
         next_close_at: datetime | None
@@ -198,6 +214,8 @@ class Customer(BillingAggregate):
         self.summary_attributes = list(summary_attributes)
         #: Whether the client pays by direct debit / card on file (issue 8): package-fee invoices say so.
         self.autopay = False
+        #: (effective from, payer, rate per 15-minute unit), by date (issue 8).
+        self.rates: list[tuple[date, str, Decimal]] = []
         self.regimes: list[Regime] = []
         self.cursor: tuple[int, date] | None = None
 
@@ -279,6 +297,26 @@ class Customer(BillingAggregate):
         if changes:
             self.trigger_event(self.Updated, changes=changes)
         return bool(changes)
+
+    def set_rate(self, payer: str, rate_per_unit: object, effective_from: date) -> bool:
+        """The payer and rate per 15-minute unit from local date ``effective_from`` on (a later date's rate
+        takes over from then; the same date's is replaced). False if that rate is in force from that date
+        already. Raises :class:`ValidationError` naming ``payer`` or ``rate_per_unit`` (negative, or more
+        decimals than the currency has)."""
+        payer = validate_name(payer, "payer")
+        rate = parse_amount(str(rate_per_unit), self.currency, "rate_per_unit")
+        if (effective_from, payer, rate) in self.rates:
+            return False
+        self.trigger_event(self.RateSet, company=self.company, customer_reference=self.reference, payer=payer, rate_per_unit=rate, effective_from=effective_from)
+        return True
+
+    def rate_on(self, day: date) -> tuple[str, Decimal] | None:
+        """The ``(payer, rate per unit)`` in force on local date ``day``, or None."""
+        found = None
+        for frm, payer, rate in self.rates:
+            if frm <= day:
+                found = (payer, rate)
+        return found
 
     def approve(self) -> bool:
         """Approve the customer for consolidation; no-op (returns False) if it already is."""

@@ -14,7 +14,7 @@ CO = "billing:Company."
 companies_projection = Projection(
     "companies", [companies, company_tax_rates, company_number_formats, api_keys],
     description="companies (tenants), their tax rates and number formats (each with when it takes effect), API keys",
-    version=2,
+    version=3,
 )
 AK = "billing:ApiKey."
 
@@ -22,7 +22,7 @@ AK = "billing:ApiKey."
 @companies_projection.on(CO + "Created")
 def _created(e: Any, w: Writer) -> None:
     w.insert(companies, {"company_id": str(e.originator_id), "company": e.reference, "name": e.name, "timezone": e.timezone, "currency": e.currency,
-                         "created_at": e.timestamp, "updated_at": e.timestamp})
+                         "timesheet_units": None, "created_at": e.timestamp, "updated_at": e.timestamp})
 
 
 @companies_projection.on(CO + "Updated")

@@ -7,6 +7,7 @@ from projections.consolidation import consolidated_projection, customers_project
 from projections.contracts import contracts_projection
 from projections.documents import invoices_projection
 from projections.engagements import engagements_projection
+from projections.timesheets import timesheets_projection
 from projections.due_index import due_index_projection
 from projections.runner import Projection
 
@@ -18,6 +19,7 @@ ALL: list[Projection] = [
     contracts_projection,
     invoices_projection,
     engagements_projection,
+    timesheets_projection,
     due_index_projection,
 ]
 

@@ -320,6 +320,7 @@ companies = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("timezone", sa.String(64), nullable=False),
     sa.Column("currency", sa.String(3)),
+    sa.Column("timesheet_units", sa.String(32)),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
@@ -397,4 +398,41 @@ engagement_periods = sa.Table(
     _id("invoice_id", nullable=False),
     sa.Column("number", sa.String(64), nullable=False),
     sa.Column("billed_at", UTCDateTime, nullable=False),
+)
+
+# ------------------------------------------------------------------------------------------- timesheets (issue 8)
+customer_rates = sa.Table(
+    "customer_rates",
+    metadata,
+    _id("customer_id", primary_key=True),
+    sa.Column("effective_from", sa.Date, primary_key=True),
+    sa.Column("company", sa.String(100), nullable=False),
+    sa.Column("customer_reference", sa.String(100), nullable=False),
+    sa.Column("payer", sa.String(200), nullable=False),
+    sa.Column("rate_per_unit", Money, nullable=False),
+)
+
+timesheet_entries = sa.Table(
+    "timesheet_entries",
+    metadata,
+    _id("entry_id", primary_key=True),
+    sa.Column("external_id", sa.String(100), nullable=False),
+    sa.Column("company", sa.String(100), nullable=False, index=True),
+    sa.Column("engagement", sa.String(100), nullable=False),
+    sa.Column("customer_reference", sa.String(100), nullable=False, index=True),
+    sa.Column("start", UTCDateTime, nullable=False),
+    sa.Column("end", UTCDateTime, nullable=False),
+    sa.Column("local_date", sa.Date, nullable=False),
+    sa.Column("seconds", sa.Integer, nullable=False),
+    sa.Column("staff", sa.String(100), nullable=False),
+    sa.Column("service_code", sa.String(50), nullable=False),
+    sa.Column("notes", sa.Text, nullable=False),
+    _id("week_id", nullable=False, index=True),
+    sa.Column("week_start", sa.Date, nullable=False),
+    sa.Column("late", sa.Boolean, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    _id("invoice_id"),
+    sa.Column("invoice_number", sa.String(64)),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("company", "external_id", name="timesheet_entries_company_external_id"),
 )

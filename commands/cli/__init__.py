@@ -33,6 +33,7 @@ AREAS: dict[str, tuple[str, str]] = {
     "projections": ("commands.cli.projections:projections", "Read models: status, run, rebuild."),
     "scheduler": ("commands.cli.tick:scheduler", "The long-running scheduler."),
     "serve": ("commands.cli.serve:serve", "Serve the HTTP API (OpenAPI at /openapi.json)."),
+    "timesheets": ("commands.cli.timesheets:timesheets", "Timesheet entries billed weekly per client in 15-minute units."),
     "tick": ("commands.cli.tick:tick_cmd", "Issue everything due at an instant (idempotent, catches up)."),
 }
 

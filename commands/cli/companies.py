@@ -19,16 +19,18 @@ def companies() -> None:
 @click.option("--currency", help="Default ISO 4217 currency.")
 @click.option("--number-format", "formats", multiple=True, metavar="KIND=PREFIX[:WIDTH]",
               help="invoice, credit_note or consolidated, e.g. invoice=RE:5 (repeatable).")
+@click.option("--timesheet-units", metavar="POLICY",
+              help="ceil_per_entry (default), ceil_per_client_day or cms_8_minute: how timesheet minutes become 15-minute units.")
 @at_option
 @click.pass_context
 def companies_set(ctx: click.Context, company: str, name: str | None, tz: str | None, currency: str | None,
-                  formats: tuple[str, ...], at_text: str | None) -> None:
+                  formats: tuple[str, ...], timesheet_units: str | None, at_text: str | None) -> None:
     """Create COMPANY or change its settings, from the command's instant on (never retroactively)."""
     from commands.companies import SetCompany
     from domain.number_formats import parse_number_format
 
     parsed = tuple(parse_number_format(f) for f in formats)
-    changed = execute(ctx, SetCompany(company, parse_at(at_text), name, tz, currency, parsed))
+    changed = execute(ctx, SetCompany(company, parse_at(at_text), name, tz, currency, parsed, timesheet_units))
     echo(f"company {company} {'set' if changed else 'unchanged'}")
 
 

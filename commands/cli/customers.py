@@ -153,3 +153,22 @@ def customers_show(ctx: click.Context, reference: str, company: str, as_json: bo
     if not rows:
         raise NotFound("customer", f"no customer {reference!r}")
     emit_json(rows[0])
+
+
+@customers.command("set-rate")
+@click.argument("reference")
+@click.option("--payer", required=True, help="The insurance payer (1-200 characters).")
+@click.option("--rate-per-unit", required=True, help="Per 15 minutes, in the customer's currency.")
+@click.option("--from", "from_text", required=True, metavar="DATE", help="First local date the rate applies to.")
+@company_option
+@at_option
+@click.pass_context
+def customers_set_rate(ctx: click.Context, reference: str, payer: str, rate_per_unit: str, from_text: str, company: str,
+                       at_text: str | None) -> None:
+    """Set customer REFERENCE's payer and rate per 15-minute unit from DATE (timesheet invoices issued
+    before keep the rate they were issued with)."""
+    from commands.cli.common import parse_optional_date
+    from commands.timesheets import SetCustomerRate
+
+    changed = execute(ctx, SetCustomerRate(reference, payer, rate_per_unit, parse_optional_date(from_text, "from"), parse_at(at_text), company))
+    echo(f"customer {reference}: {'rate set' if changed else 'rate unchanged'}")

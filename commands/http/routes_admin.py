@@ -22,6 +22,7 @@ class CompanyPatch(Strict):
     timezone: str | None = Field(default=None, description="IANA time zone")
     currency: str | None = Field(default=None, description="Default ISO 4217 currency")
     number_formats: dict[str, str] | None = Field(default=None, description='e.g. {"invoice": "RE:5", "credit_note": "GS"}')
+    timesheet_units: str | None = Field(default=None, description="ceil_per_entry, ceil_per_client_day or cms_8_minute")
     at: str | None = AT
 
 
@@ -65,7 +66,7 @@ def set_company(body: CompanyPatch, who: Principal = Depends(admin), engine: Eng
     from domain.number_formats import parse_number_format
 
     formats = tuple(parse_number_format(f"{k}={v}") for k, v in sorted((body.number_formats or {}).items()))
-    execute(engine, SetCompany(who.company, at_of(body.at), body.name, body.timezone, body.currency, formats))
+    execute(engine, SetCompany(who.company, at_of(body.at), body.name, body.timezone, body.currency, formats, body.timesheet_units))
     return show_company(who, engine)
 
 

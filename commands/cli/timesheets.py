@@ -1,0 +1,99 @@
+"""``billing timesheets ...``: timesheet entries billed weekly per client (issue 8)."""
+
+from __future__ import annotations
+
+import click
+
+from commands.cli.common import (
+    at_option, catch_up, chosen_company, company_option, counts_line, echo, emit_json, execute, json_option,
+    list_company_options, opened, page_note, page_options, paging, parse_at, table,
+)
+
+
+@click.group()
+def timesheets() -> None:
+    """Timesheet entries: one invoice per client per ISO week, 15-minute units, locked once invoiced."""
+
+
+@timesheets.command("add")
+@click.argument("entry_id")
+@company_option
+@click.option("--engagement", required=True, help="An hourly or mixed engagement of the company.")
+@click.option("--start", "start_text", required=True, metavar="INSTANT", help="ISO 8601 with offset.")
+@click.option("--end", "end_text", metavar="INSTANT", help="ISO 8601 with offset (or --minutes).")
+@click.option("--minutes", type=click.IntRange(0, 1440), help="Duration instead of --end.")
+@click.option("--staff", default="")
+@click.option("--service-code", default="")
+@click.option("--notes", default="")
+@at_option
+@click.pass_context
+def timesheets_add(ctx: click.Context, entry_id: str, company: str, engagement: str, start_text: str, end_text: str | None,
+                   minutes: int | None, staff: str, service_code: str, notes: str, at_text: str | None) -> None:
+    """Record timesheet entry ENTRY_ID (no-op if it exists with the same data)."""
+    from datetime import timedelta
+
+    from commands.timesheets import AddTimesheetEntry
+    from domain.calendar import parse_instant
+    from domain.errors import ValidationError
+
+    start = parse_instant(start_text, "start")
+    if (end_text is None) == (minutes is None):
+        raise ValidationError("end", "give either --end or --minutes")
+    end = parse_instant(end_text, "end") if end_text is not None else start + timedelta(minutes=minutes or 0)
+    cmd = AddTimesheetEntry(entry_id, engagement, start, end, parse_at(at_text), company, staff, service_code, notes)
+    echo(f"entry {entry_id} {'recorded' if execute(ctx, cmd) else 'already recorded (unchanged)'}")
+
+
+@timesheets.command("delete")
+@click.argument("entry_id")
+@company_option
+@at_option
+@click.pass_context
+def timesheets_delete(ctx: click.Context, entry_id: str, company: str, at_text: str | None) -> None:
+    """Delete entry ENTRY_ID (refused once its week is invoiced)."""
+    from commands.timesheets import DeleteTimesheetEntry
+
+    echo(f"entry {entry_id} {'deleted' if execute(ctx, DeleteTimesheetEntry(entry_id, parse_at(at_text), company)) else 'was deleted already'}")
+
+
+@timesheets.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@company_option
+@click.option("--engagement", help="Record every row on this engagement (Toggl: default the row's Client).")
+@at_option
+@click.pass_context
+def timesheets_import(ctx: click.Context, file: str, company: str, engagement: str | None, at_text: str | None) -> None:
+    """Import entries from FILE.csv: entry_id,engagement,start,end,staff,service_code,notes, or a Toggl
+    detailed export (detected by its header). All-or-nothing, idempotent."""
+    from commands.timesheets import ImportTimesheets
+
+    counts_line("entries", execute(ctx, ImportTimesheets(file, parse_at(at_text), company, engagement)))
+
+
+@timesheets.command("list")
+@list_company_options
+@click.option("--customer")
+@click.option("--engagement")
+@click.option("--status", type=click.Choice(["open", "locked", "deleted"], case_sensitive=False))
+@page_options
+@json_option
+@click.pass_context
+def timesheets_list(ctx: click.Context, company: str, all_companies: bool, customer: str | None, engagement: str | None,
+                    status: str | None, limit: int, offset: int, as_json: bool) -> None:
+    """List timesheet entries with their week, lock and invoice."""
+    from projections.paging import require_known
+    from projections.timesheet_queries import list_entries
+
+    page = paging(limit, offset)
+    co = chosen_company(company, all_companies)
+    with opened(ctx, write=False) as store:
+        catch_up(store)
+        require_known(store.read_engine, customer=customer, company=co)
+        rows = list_entries(store.read_engine, co, customer, engagement, status, paging=page)
+    page_note(page, len(rows))
+    if as_json:
+        emit_json(rows)
+        return
+    table(["entry", "customer", "date", "minutes", "staff", "code", "week", "late", "status", "invoice"],
+          [[r["entry_id"], r["customer"], r["date"], r["minutes"], r["staff"], r["service_code"], r["week"], r["late"],
+            r["status"], r["invoice"] or ""] for r in rows])

@@ -1,0 +1,240 @@
+"""Timesheet commands (issue 8): customers' rates per unit, timesheet entries (add, delete, import).
+
+An entry is recorded on an hourly or mixed engagement of the command's company; its client is the
+engagement's customer, its zone the engagement's (the company's), and its client must have a rate on the
+entry's local date (``billing customers set-rate``). See :mod:`domain.timesheets` for the weeks, locking
+and late entries. Imports read the project's own CSV (``entry_id,engagement,start,end,staff,service_code,
+notes``; instants ISO 8601 with offset) or a Toggl Track detailed export (detected by its header; its
+wall-clock times are local to the engagement's zone; its ``Client`` names the engagement unless
+``--engagement`` is given, an empty client is ``(none)``; entry ids derive from the row's content).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from commands.bus import UnitOfWork, handler, retrying
+from commands.csvfiles import Problems
+from commands.customers import load_customer
+from commands.engagements import load_engagement
+from domain.calendar import local_date, parse_date, parse_instant, zone
+from domain.engagement import PACKAGE, Engagement
+from domain.errors import Conflict, ImportRejected, ValidationError
+from domain.tenancy import DEFAULT_COMPANY, validate_company
+from domain.timesheets import TimesheetEntry, TimesheetWeek, entry_id, week_id, week_start
+
+
+@dataclass(frozen=True)
+class SetCustomerRate:
+    """From ``effective_from`` on, customer ``customer``'s payer is ``payer`` at ``rate_per_unit`` per 15 minutes."""
+
+    customer: str
+    payer: str
+    rate_per_unit: str
+    effective_from: date
+    at: datetime
+    company: str = DEFAULT_COMPANY
+
+
+@dataclass(frozen=True)
+class AddTimesheetEntry:
+    """Record entry ``entry_id`` on engagement ``engagement`` from ``start`` to ``end`` (aware instants)."""
+
+    entry_id: str
+    engagement: str
+    start: datetime
+    end: datetime
+    at: datetime
+    company: str = DEFAULT_COMPANY
+    staff: str = ""
+    service_code: str = ""
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class DeleteTimesheetEntry:
+    """Delete an entry of a week not invoiced yet."""
+
+    entry_id: str
+    at: datetime
+    company: str = DEFAULT_COMPANY
+
+
+@dataclass(frozen=True)
+class ImportTimesheets:
+    """Import the entries of CSV ``path`` (the project's format or a Toggl detailed export)."""
+
+    path: str
+    at: datetime
+    company: str = DEFAULT_COMPANY
+    engagement: str | None = None
+
+
+OWN_COLUMNS = ["entry_id", "engagement", "start", "end", "staff", "service_code", "notes"]
+TOGGL_COLUMNS = ["Client", "Project", "Description", "Start date", "Start time", "End date", "End time"]
+
+
+@handler(SetCustomerRate)
+def _set_rate(cmd: SetCustomerRate, uow: UnitOfWork) -> bool:
+    customer = load_customer(uow, cmd.customer, cmd.company)
+    return customer.set_rate(cmd.payer, cmd.rate_per_unit, parse_date(cmd.effective_from, "from"))
+
+
+def _hourly(uow: UnitOfWork, reference: str, company: str) -> Engagement:
+    engagement = load_engagement(uow, reference, company)
+    if engagement.pricing == PACKAGE:
+        raise ValidationError("engagement", f"engagement {reference} is package-only; timesheets need hourly or mixed pricing")
+    return engagement
+
+
+def _target_week(uow: UnitOfWork, engagement: Engagement, customer: Any, day: date) -> tuple[TimesheetWeek, bool]:
+    """The week an entry of local date ``day`` lands in, and whether it is late (its own week is locked)."""
+    monday = week_start(day)
+    late = False
+    last = max(monday, week_start(local_date(uow.at, engagement.timezone))) + timedelta(days=7)
+    while True:
+        wid = week_id(engagement.company, customer.reference, monday)
+        week = uow.get(wid)
+        if week is None:
+            return uow.add(TimesheetWeek.open(engagement.company, customer.reference, customer.id, monday, engagement.timezone)), late
+        if not week.locked:
+            return week, late
+        late = True
+        monday += timedelta(days=7)
+        if monday > last + timedelta(days=3650):
+            raise AssertionError("no open week found")  # unreachable: weeks after the command's are never locked
+
+
+def add_entry(uow: UnitOfWork, cmd: AddTimesheetEntry) -> bool:
+    """Record ``cmd`` in ``uow`` (see :class:`AddTimesheetEntry`); False if it exists with the same data."""
+    company = validate_company(cmd.company)
+    engagement = _hourly(uow, cmd.engagement, company)
+    existing = uow.get(entry_id(company, cmd.entry_id))
+    if existing is not None:
+        if existing.deleted:
+            raise Conflict("entry_id", f"entry {cmd.entry_id} was deleted; record the session under a new entry id")
+        if not existing.same_data(cmd.start, cmd.end, engagement.reference, cmd.staff.strip(), cmd.service_code.strip(), cmd.notes.strip()):
+            raise Conflict("entry_id", f"entry {cmd.entry_id} exists with other data (delete it first, while its week is not invoiced)")
+        return False
+    customer = load_customer(uow, engagement.customer_reference, company)
+    day = local_date(cmd.start, engagement.timezone)
+    if customer.rate_on(day) is None:
+        raise ValidationError("rate", f"customer {customer.reference} has no rate per unit on {day}: set one with customers set-rate")
+    if engagement.start_date > day or (engagement.end_date is not None and day > engagement.end_date):
+        raise ValidationError("start", f"{day} is outside engagement {engagement.reference} ({engagement.start_date} to {engagement.end_date or 'open'})")
+    week, late = _target_week(uow, engagement, customer, day)
+    entry = uow.add(TimesheetEntry.record(
+        company=company, external_id=cmd.entry_id, engagement=engagement.reference, customer_reference=customer.reference,
+        start=cmd.start, end=cmd.end, staff=cmd.staff.strip(), service_code=cmd.service_code.strip(), notes=cmd.notes.strip(),
+        tz=engagement.timezone, week=week.id, week_monday=week.week_start, late=late))
+    week.add(entry)
+    return True
+
+
+@handler(AddTimesheetEntry)
+def _add(cmd: AddTimesheetEntry, uow: UnitOfWork) -> bool:
+    return add_entry(uow, cmd)
+
+
+@handler(DeleteTimesheetEntry)
+def _delete(cmd: DeleteTimesheetEntry, uow: UnitOfWork) -> bool:
+    entry = uow.require(entry_id(cmd.company, cmd.entry_id), "entry_id", f"timesheet entry {cmd.entry_id!r}", TimesheetEntry)
+    if entry.deleted:
+        return False
+    uow.get(entry.week).remove(entry)
+    entry.trigger_event(entry.Deleted)
+    return True
+
+
+# ============================================================================================ import
+def _toggl_instant(d: str, t: str, tz: str, field: str) -> datetime:
+    try:
+        naive = datetime.fromisoformat(f"{d.strip()}T{t.strip()}")
+    except ValueError:
+        raise ValidationError(field, f"{d} {t} is not a date and time (YYYY-MM-DD HH:MM:SS)") from None
+    return parse_instant(naive.replace(tzinfo=zone(tz)), field)
+
+
+def _rows(path: str) -> tuple[str, list[tuple[int, dict[str, str]]]]:
+    try:
+        handle = open(path, newline="", encoding="utf-8-sig")
+    except OSError as e:
+        raise ImportRejected(path, [(0, "file", e.strerror or str(e))]) from None
+    with handle:
+        reader = csv.DictReader(handle)
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        if all(c in header for c in TOGGL_COLUMNS):
+            kind = "toggl"
+        elif all(c in header for c in OWN_COLUMNS):
+            kind = "own"
+        else:
+            raise ImportRejected(path, [(1, "format", "unknown time-tracker format: expected the columns "
+                                        f"{','.join(OWN_COLUMNS)} or a Toggl detailed export ({', '.join(TOGGL_COLUMNS)})")])
+        return kind, [(i + 2, {k.strip(): (v or "") for k, v in row.items() if k is not None}) for i, row in enumerate(reader)]
+
+
+@handler(ImportTimesheets)
+def _import(cmd: ImportTimesheets, uow: UnitOfWork) -> dict[str, int]:
+    """All-or-nothing and idempotent: every row is first checked in a unit of work that is never saved
+    (any bad row rejects the file, every bad row listed, nothing written); then the rows are saved in
+    batches of :data:`BATCH_ROWS` (each with the engine's retry loop). Importing again changes nothing, and
+    after a crash half-way it completes the rest. Returns counts (created, unchanged)."""
+    company = validate_company(cmd.company)
+    kind, rows = _rows(cmd.path)
+    problems = Problems(cmd.path)
+    probe = UnitOfWork(uow.store, uow.at)
+    commands: list[AddTimesheetEntry] = []
+    seen: dict[str, int] = {}
+    for line, row in rows:
+        def one(row: dict[str, str] = row, line: int = line) -> AddTimesheetEntry:
+            c = _command(probe, kind, row, line, cmd, company, seen)
+            add_entry(probe, c)
+            return c
+
+        c = problems.check(line, one)
+        if c is not None:
+            commands.append(c)
+    problems.raise_if_any()
+    counts = {"created": 0, "unchanged": 0}
+    for i in range(0, len(commands), BATCH_ROWS):
+        batch = commands[i:i + BATCH_ROWS]
+
+        def save(batch: list[AddTimesheetEntry] = batch) -> list[bool]:
+            work = UnitOfWork(uow.store, uow.at)
+            done = [add_entry(work, c) for c in batch]
+            work.commit()
+            return done
+
+        for created in retrying(save):
+            counts["created" if created else "unchanged"] += 1
+    return counts
+
+
+#: Rows saved together by an import (two or three events each).
+BATCH_ROWS = 150
+
+
+def _command(uow: UnitOfWork, kind: str, row: dict[str, str], line: int, cmd: ImportTimesheets, company: str,
+             seen: dict[str, int]) -> AddTimesheetEntry:
+    """The entry a row describes (``seen``: ids given so far, for duplicates and Toggl's derived ids)."""
+    if kind == "own":
+        c = AddTimesheetEntry(row["entry_id"].strip(), cmd.engagement or row["engagement"].strip(), parse_instant(row["start"], "start"),
+                              parse_instant(row["end"], "end"), cmd.at, company, row["staff"], row["service_code"], row["notes"])
+        if c.entry_id in seen:
+            raise ValidationError("entry_id", f"{c.entry_id} is given twice (first on line {seen[c.entry_id]})")
+        seen[c.entry_id] = line
+        return c
+    eng = cmd.engagement or row["Client"].strip() or "(none)"
+    engagement = load_engagement(uow, eng, company)
+    start = _toggl_instant(row["Start date"], row["Start time"], engagement.timezone, "start")
+    end = _toggl_instant(row["End date"], row["End time"], engagement.timezone, "end")
+    key = "|".join([row["Client"], row["Project"], row["Description"], start.isoformat(), end.isoformat()])
+    base = "toggl-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+    n = seen.get(base, 0)
+    seen[base] = n + 1
+    return AddTimesheetEntry(base if n == 0 else f"{base}-{n + 1}", eng, start, end, cmd.at, company, row.get("User", ""),
+                             row["Project"][:50], row["Description"][:1000])
