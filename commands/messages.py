@@ -21,11 +21,11 @@ from commands.customers import AddCustomer, ApproveCustomer, SetConsolidation, U
 from commands.individual_invoices import CancelIndividualInvoice, RecordInvoices
 from commands.invoices import CreditInvoice, FinalizeInvoice, MarkSent, PayInvoice, VoidInvoice
 from commands.ticking import Tick
-from commands.timesheets import AddTimesheetEntry, DeleteTimesheetEntry, ImportTimesheets, SetCustomerRate
+from commands.timesheets import AddTimesheetEntry, CorrectTimesheetEntry, DeleteTimesheetEntry, ImportTimesheets, InvoiceTimesheetWeek, SetCustomerRate
 
 __all__ = [
     "AddCustomer", "AddPosition", "CreateApiKey", "RevokeApiKey", "AddTaxRate", "ApproveCustomer", "CancelIndividualInvoice", "ChangePosition",
-    "AddTimesheetEntry", "DeleteTimesheetEntry", "ImportTimesheets", "SetCustomerRate", "CreateContract", "CreateEngagement", "CreditConsolidated", "EndEngagement", "ImportEngagements", "RenewEngagement", "UpdateEngagement", "CreditInvoice", "EndContract", "FinalizeInvoice", "ImportContracts",
+    "AddTimesheetEntry", "CorrectTimesheetEntry", "DeleteTimesheetEntry", "ImportTimesheets", "InvoiceTimesheetWeek", "SetCustomerRate", "CreateContract", "CreateEngagement", "CreditConsolidated", "EndEngagement", "ImportEngagements", "RenewEngagement", "UpdateEngagement", "CreditInvoice", "EndContract", "FinalizeInvoice", "ImportContracts",
     "ImportCustomers", "MarkSent", "PayConsolidated", "PayInvoice", "RecordInvoices", "RemovePosition", "SetCompany",
     "SetConsolidation", "SetContractActive", "Tick", "UpdateContract", "UpdateCustomer", "VoidInvoice",
 ]

@@ -4,24 +4,25 @@ An entry is recorded on an hourly or mixed engagement of the command's company; 
 engagement's customer, its zone the engagement's (the company's), and its client must have a rate on the
 entry's local date (``billing customers set-rate``). See :mod:`domain.timesheets` for the weeks, locking
 and late entries. Imports read the project's own CSV (``entry_id,engagement,start,end,staff,service_code,
-notes``; instants ISO 8601 with offset) or a Toggl Track detailed export (detected by its header; its
-wall-clock times are local to the engagement's zone; its ``Client`` names the engagement unless
-``--engagement`` is given, an empty client is ``(none)``; entry ids derive from the row's content).
+notes``; instants ISO 8601 with offset) or a Toggl, Clockify or Harvest export
+(:mod:`commands.timesheet_formats`, detected by its header; its ``Client`` names the engagement unless
+``--engagement`` is given, an empty client is ``(none)``).
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from commands import timesheet_formats as formats
 from commands.bus import UnitOfWork, handler, retrying
+from commands.numbering import company_of, next_number
 from commands.csvfiles import Problems
 from commands.customers import load_customer
 from commands.engagements import load_engagement
-from domain.calendar import local_date, parse_date, parse_instant, zone
+from domain.calendar import local_date, parse_date, parse_instant
 from domain.engagement import PACKAGE, Engagement
 from domain.errors import Conflict, ImportRejected, ValidationError
 from domain.tenancy import DEFAULT_COMPANY, validate_company
@@ -75,7 +76,42 @@ class ImportTimesheets:
 
 
 OWN_COLUMNS = ["entry_id", "engagement", "start", "end", "staff", "service_code", "notes"]
-TOGGL_COLUMNS = ["Client", "Project", "Description", "Start date", "Start time", "End date", "End time"]
+
+
+@dataclass(frozen=True)
+class InvoiceTimesheetWeek:
+    """Issue client ``customer``'s week ``week`` (``2025-W01``) now, through the tick's code path
+    (:func:`domain.timesheets.build_week_invoice`): dated the local date of ``at``, units under the policy
+    in force at ``at``. The tick later finds the week done; entries recorded afterwards for it are late."""
+
+    customer: str
+    week: str
+    at: datetime
+    company: str = DEFAULT_COMPANY
+
+
+@handler(InvoiceTimesheetWeek)
+def _invoice_week(cmd: InvoiceTimesheetWeek, uow: UnitOfWork) -> str:
+    from domain.company import unit_policy_at
+    from domain.invoice import CREDIT_NOTE, INVOICE
+    from domain.timesheets import build_week_invoice, is_credit, parse_week, week_label
+
+    monday = parse_week(cmd.week)
+    customer = load_customer(uow, cmd.customer, cmd.company)
+    week = uow.get(week_id(cmd.company, customer.reference, monday))
+    if week is None or not (week.entries or week.corrections):
+        raise ValidationError("week", f"customer {customer.reference} has no timesheet entries in {week_label(monday)}")
+    if week.locked:
+        raise Conflict("week", f"{week.describe()} is invoiced already ({week.number})")
+    issue_date = local_date(cmd.at, week.timezone)
+    policy = unit_policy_at(company_of(uow, cmd.company), cmd.at)
+    kind = CREDIT_NOTE if is_credit(week, customer, policy) else INVOICE
+    number, seq = next_number(uow, cmd.company, kind, issue_date, f"the invoice of {week.describe()}")
+    engagements = {e["engagement"]: load_engagement(uow, e["engagement"], cmd.company)
+                   for e in [e for _id, e in week.sorted_entries()] + week.corrections}
+    invoice = uow.add(build_week_invoice(week, customer, engagements, policy, issue_date, number, seq))
+    week.lock(invoice.id, number)
+    return number
 
 
 @handler(SetCustomerRate)
@@ -140,6 +176,64 @@ def _add(cmd: AddTimesheetEntry, uow: UnitOfWork) -> bool:
     return add_entry(uow, cmd)
 
 
+@dataclass(frozen=True)
+class CorrectTimesheetEntry:
+    """Correct entry ``entry_id``: new ``minutes`` (from its start), or new ``start``/``end``. An entry of a
+    week not invoiced yet simply changes; an invoiced one keeps its invoice and its date, and the
+    difference in units is billed (negative: credited) on the client's next invoice."""
+
+    entry_id: str
+    at: datetime
+    company: str = DEFAULT_COMPANY
+    minutes: int | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@handler(CorrectTimesheetEntry)
+def _correct(cmd: CorrectTimesheetEntry, uow: UnitOfWork) -> bool:
+    from domain.company import unit_policy_at
+    from domain.timesheets import parse_period
+
+    entry = uow.require(entry_id(cmd.company, cmd.entry_id), "entry_id", f"timesheet entry {cmd.entry_id!r}", TimesheetEntry)
+    if entry.deleted:
+        raise Conflict("entry_id", f"entry {cmd.entry_id} was deleted")
+    start = cmd.start or entry.start
+    if cmd.minutes is not None:
+        if cmd.end is not None:
+            raise ValidationError("minutes", "give either minutes or end")
+        end = start + timedelta(minutes=cmd.minutes)
+    else:
+        end = cmd.end or entry.end
+    seconds = parse_period(start, end)
+    if (start, end) == (entry.start, entry.end):
+        return False
+    engagement = _hourly(uow, entry.engagement, cmd.company)
+    customer = load_customer(uow, entry.customer_reference, cmd.company)
+    day = local_date(start, engagement.timezone)
+    week = uow.get(entry.week)
+    if not week.locked:
+        week.remove(entry)
+        if customer.rate_on(day) is None:
+            raise ValidationError("rate", f"customer {customer.reference} has no rate per unit on {day}")
+        target, _late = _target_week(uow, engagement, customer, day)
+        entry.trigger_event(entry.Corrected, start=start, end=end, seconds=seconds, local_date=day, week=target.id,
+                            week_start=target.week_start)
+        target.add(entry)
+        return True
+    if day != entry.local_date:
+        raise ValidationError("start", f"entry {cmd.entry_id} is invoiced ({week.number}); a correction keeps its date {entry.local_date}")
+    policy = unit_policy_at(company_of(uow, cmd.company), week.due_at)
+    old = entry.seconds
+    units = week.correction_units(entry.id, old, seconds, policy)
+    target, _late = _target_week(uow, engagement, customer, day)
+    entry.trigger_event(entry.Corrected, start=start, end=end, seconds=seconds, local_date=day, week=entry.week,
+                        week_start=entry.week_start)
+    if units:
+        target.add_correction(entry, units, old, week.number or "")
+    return True
+
+
 @handler(DeleteTimesheetEntry)
 def _delete(cmd: DeleteTimesheetEntry, uow: UnitOfWork) -> bool:
     entry = uow.require(entry_id(cmd.company, cmd.entry_id), "entry_id", f"timesheet entry {cmd.entry_id!r}", TimesheetEntry)
@@ -151,14 +245,6 @@ def _delete(cmd: DeleteTimesheetEntry, uow: UnitOfWork) -> bool:
 
 
 # ============================================================================================ import
-def _toggl_instant(d: str, t: str, tz: str, field: str) -> datetime:
-    try:
-        naive = datetime.fromisoformat(f"{d.strip()}T{t.strip()}")
-    except ValueError:
-        raise ValidationError(field, f"{d} {t} is not a date and time (YYYY-MM-DD HH:MM:SS)") from None
-    return parse_instant(naive.replace(tzinfo=zone(tz)), field)
-
-
 def _rows(path: str) -> tuple[str, list[tuple[int, dict[str, str]]]]:
     try:
         handle = open(path, newline="", encoding="utf-8-sig")
@@ -167,13 +253,10 @@ def _rows(path: str) -> tuple[str, list[tuple[int, dict[str, str]]]]:
     with handle:
         reader = csv.DictReader(handle)
         header = [h.strip() for h in (reader.fieldnames or [])]
-        if all(c in header for c in TOGGL_COLUMNS):
-            kind = "toggl"
-        elif all(c in header for c in OWN_COLUMNS):
-            kind = "own"
-        else:
+        kind = "own" if all(c in header for c in OWN_COLUMNS) else formats.detect(header)
+        if kind is None:
             raise ImportRejected(path, [(1, "format", "unknown time-tracker format: expected the columns "
-                                        f"{','.join(OWN_COLUMNS)} or a Toggl detailed export ({', '.join(TOGGL_COLUMNS)})")])
+                                        f"{','.join(OWN_COLUMNS)}, or a Toggl, Clockify or Harvest detailed export")])
         return kind, [(i + 2, {k.strip(): (v or "") for k, v in row.items() if k is not None}) for i, row in enumerate(reader)]
 
 
@@ -228,13 +311,7 @@ def _command(uow: UnitOfWork, kind: str, row: dict[str, str], line: int, cmd: Im
             raise ValidationError("entry_id", f"{c.entry_id} is given twice (first on line {seen[c.entry_id]})")
         seen[c.entry_id] = line
         return c
-    eng = cmd.engagement or row["Client"].strip() or "(none)"
+    eng = cmd.engagement or (row.get("Client") or "").strip() or "(none)"
     engagement = load_engagement(uow, eng, company)
-    start = _toggl_instant(row["Start date"], row["Start time"], engagement.timezone, "start")
-    end = _toggl_instant(row["End date"], row["End time"], engagement.timezone, "end")
-    key = "|".join([row["Client"], row["Project"], row["Description"], start.isoformat(), end.isoformat()])
-    base = "toggl-" + hashlib.sha256(key.encode()).hexdigest()[:16]
-    n = seen.get(base, 0)
-    seen[base] = n + 1
-    return AddTimesheetEntry(base if n == 0 else f"{base}-{n + 1}", eng, start, end, cmd.at, company, row.get("User", ""),
-                             row["Project"][:50], row["Description"][:1000])
+    r = formats.parse(kind, row, engagement.timezone)
+    return AddTimesheetEntry(formats.derived_id(kind, r, seen), eng, r.start, r.end, cmd.at, company, r.staff, r.service_code, r.notes)

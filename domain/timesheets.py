@@ -25,6 +25,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from uuid import UUID
@@ -147,6 +148,22 @@ class TimesheetEntry(BillingAggregate):
         week_start: date
         late: bool
 
+    class Corrected(BillingAggregate.Event):
+        """The session's times were corrected (``week``: where the entry is now gathered, or for an invoiced
+        entry the week whose invoice bills the difference)."""
+
+        TOPIC = "billing:TimesheetEntry.Corrected"
+        start: datetime
+        end: datetime
+        seconds: int
+        local_date: date
+        week: UUID
+        week_start: date
+
+        def apply(self, e: TimesheetEntry) -> None:
+            e.start, e.end, e.seconds, e.local_date = self.start, self.end, self.seconds, self.local_date
+            e.week, e.week_start = self.week, self.week_start
+
     class Deleted(BillingAggregate.Event):
         TOPIC = "billing:TimesheetEntry.Deleted"
 
@@ -223,6 +240,28 @@ class TimesheetWeek(BillingAggregate):
                                      "seconds": self.seconds, "staff": self.staff, "service_code": self.service_code,
                                      "late": self.late}
 
+    class CorrectionAdded(BillingAggregate.Event):
+        """A correction of an entry invoiced before (on ``corrects``): ``units`` (negative: a credit) billed
+        on this week's invoice."""
+
+        TOPIC = "billing:TimesheetWeek.CorrectionAdded"
+        entry: UUID
+        external_id: str
+        engagement: str
+        local_date: date
+        units: int
+        previous_seconds: int
+        seconds: int
+        staff: str
+        service_code: str
+        corrects: str
+
+        def apply(self, w: TimesheetWeek) -> None:
+            w.corrections.append({"entry": self.entry, "external_id": self.external_id, "engagement": self.engagement,
+                                  "local_date": self.local_date, "units": self.units, "previous_seconds": self.previous_seconds,
+                                  "seconds": self.seconds, "staff": self.staff, "service_code": self.service_code,
+                                  "corrects": self.corrects})
+
     class EntryRemoved(BillingAggregate.Event):
         TOPIC = "billing:TimesheetWeek.EntryRemoved"
         entry: UUID
@@ -250,6 +289,8 @@ class TimesheetWeek(BillingAggregate):
         self.timezone = timezone
         self.due_at = due_at
         self.entries: dict[UUID, dict] = {}
+        #: Corrections of entries invoiced on earlier weeks, in order.
+        self.corrections: list[dict] = []
         self.locked = False
         self.number: str | None = None
 
@@ -268,6 +309,23 @@ class TimesheetWeek(BillingAggregate):
         self.trigger_event(self.EntryAdded, entry=entry.id, external_id=entry.external_id, engagement=entry.engagement,
                            local_date=entry.local_date, seconds=entry.seconds, staff=entry.staff,
                            service_code=entry.service_code, late=entry.late)
+
+    def add_correction(self, entry: TimesheetEntry, units: int, previous_seconds: int, corrects: str) -> None:
+        if self.locked:
+            raise Conflict("week", f"{self.describe()} is invoiced ({self.number}) and locked")
+        self.trigger_event(self.CorrectionAdded, entry=entry.id, external_id=entry.external_id, engagement=entry.engagement,
+                           local_date=entry.local_date, units=units, previous_seconds=previous_seconds, seconds=entry.seconds,
+                           staff=entry.staff, service_code=entry.service_code, corrects=corrects)
+
+    def correction_units(self, entry: UUID, old_seconds: int, new_seconds: int, policy: str) -> int:
+        """The units to bill (negative: credit) when invoiced entry ``entry`` of this locked week goes from
+        ``old_seconds`` to ``new_seconds``: the difference of its units (``CEIL_PER_ENTRY``) or of its day's
+        units (the per-day policies; the day's other entries as invoiced)."""
+        if policy == CEIL_PER_ENTRY:
+            return units_for_seconds(new_seconds, policy) - units_for_seconds(old_seconds, policy)
+        day = self.entries[entry]["local_date"]
+        others = sum(e["seconds"] for k, e in self.entries.items() if k != entry and e["local_date"] == day)
+        return units_for_seconds(others + new_seconds, policy) - units_for_seconds(others + old_seconds, policy)
 
     def remove(self, entry: TimesheetEntry) -> None:
         if self.locked:
@@ -288,3 +346,84 @@ class TimesheetWeek(BillingAggregate):
 def rate_amount(units: int, rate: Decimal) -> Decimal:
     """``units × rate``: exact (the rate has the currency's decimals, so the product does too)."""
     return rate * units
+
+
+def build_week_invoice(week: TimesheetWeek, customer: Any, engagements: dict[str, Any], policy: str, issue_date: date,
+                       number: str, sequence: int) -> Any:
+    """The invoice of ``week`` (issued, with ``number``), one line per entry by local date: quantity =
+    units under ``policy``, unit price = the client's rate per unit on the entry's date, net = units × rate
+    (exact), the tax rate of the entry's engagement (``engagements``: reference → aggregate); the line's
+    attributes snapshot date, staff, service code, minutes, units, rate, payer, entry, policy and lateness.
+    Corrections of entries invoiced before follow as lines of their own (units may be negative: a credit).
+    Due ``issue_date`` + the customer's payment terms; if the total is negative the document is a credit
+    note of them instead (``number`` must then be a credit note's: see :func:`is_credit`). Used by the tick
+    and by manual invoicing alike."""
+    from domain.invoice import Invoice
+    from domain.lines import InvoiceLine, invoice_totals
+
+    entries = week.sorted_entries()
+    units = units_per_line([(e["local_date"], e["seconds"]) for _id, e in entries], policy)
+    lines: list[Any] = []
+    for n, ((_eid, e), u) in enumerate(zip(entries, units), start=1):
+        payer, rate = customer.rate_on(e["local_date"])
+        engagement = engagements[e["engagement"]]
+        attributes = {"date": e["local_date"].isoformat(), "staff": e["staff"], "service_code": e["service_code"],
+                      "minutes": str((Decimal(e["seconds"]) / 60).quantize(Decimal("0.01"))), "units": u,
+                      "rate_per_unit": str(rate), "payer": payer, "entry_id": e["external_id"], "engagement": e["engagement"],
+                      "unit_policy": policy.lower()}
+        if e["late"]:
+            attributes["late"] = True
+        lines.append(InvoiceLine(position=n, description=f"{e['local_date']} {e['service_code'] or 'session'} {e['staff']}".strip(),
+                                 quantity=Decimal(u), unit_price=rate, net=rate_amount(u, rate), tax_rate=engagement.tax_rate,
+                                 tax_percent=engagement.tax_percent, attributes=attributes))
+    for c in week.corrections:
+        payer, rate = customer.rate_on(c["local_date"])
+        engagement = engagements[c["engagement"]]
+        attributes = {"date": c["local_date"].isoformat(), "staff": c["staff"], "service_code": c["service_code"],
+                      "correction_of": c["corrects"], "entry_id": c["external_id"], "engagement": c["engagement"],
+                      "minutes_before": str((Decimal(c["previous_seconds"]) / 60).quantize(Decimal("0.01"))),
+                      "minutes": str((Decimal(c["seconds"]) / 60).quantize(Decimal("0.01"))), "units": c["units"],
+                      "rate_per_unit": str(rate), "payer": payer}
+        lines.append(InvoiceLine(position=len(lines) + 1, description=f"{c['local_date']} correction of {c['corrects']} ({c['external_id']})",
+                                 quantity=Decimal(c["units"]), unit_price=rate, net=rate_amount(c["units"], rate),
+                                 tax_rate=engagement.tax_rate, tax_percent=engagement.tax_percent, attributes=attributes))
+    totals = invoice_totals(lines, customer.currency).check()
+    if totals.gross < 0:
+        # a negative total: the document is a credit note of the corrections (amounts shown positive)
+        from dataclasses import replace
+
+        from domain.document import CREDIT_NOTE
+
+        lines = [replace(ln, quantity=-ln.quantity, net=-ln.net) for ln in lines]
+        return Invoice.create(
+            week_invoice_id(week.id), kind=CREDIT_NOTE, company=week.company, customer_id=week.customer_id,
+            customer_reference=week.customer_reference, source=f"timesheets:{week_label(week.week_start)}", currency=customer.currency,
+            timezone=week.timezone, lines=lines, totals=invoice_totals(lines, customer.currency).check(), issue_date=issue_date,
+            payment_terms_days=0, period_start=week.week_start, period_end=week.week_start + timedelta(days=7),
+            references=week.corrections[0]["corrects"], number=number, sequence=sequence, reason="timesheet corrections",
+        )
+    return Invoice.create(
+        week_invoice_id(week.id), company=week.company, customer_id=week.customer_id, customer_reference=week.customer_reference,
+        source=f"timesheets:{week_label(week.week_start)}", currency=customer.currency, timezone=week.timezone, lines=lines,
+        totals=totals, issue_date=issue_date, payment_terms_days=customer.payment_terms_days, period_start=week.week_start,
+        period_end=week.week_start + timedelta(days=7), number=number, sequence=sequence,
+    )
+
+
+def is_credit(week: TimesheetWeek, customer: Any, policy: str) -> bool:
+    """True if ``week``'s document will be a credit note (its total is negative): numbered from the CN series."""
+    entries = week.sorted_entries()
+    units = units_per_line([(e["local_date"], e["seconds"]) for _id, e in entries], policy)
+    total = sum((rate_amount(u, customer.rate_on(e["local_date"])[1]) for (_id, e), u in zip(entries, units)), Decimal(0))
+    total += sum((rate_amount(c["units"], customer.rate_on(c["local_date"])[1]) for c in week.corrections), Decimal(0))
+    return total < 0
+
+
+def parse_week(text: str, field: str = "week") -> date:
+    """The Monday of ISO 8601 week ``text`` (``2025-W01``); :class:`ValidationError` naming ``field``."""
+    s = str(text).strip().upper()
+    try:
+        year, w = s.split("-W")
+        return date.fromisocalendar(int(year), int(w), 1)
+    except ValueError:
+        raise ValidationError(field, f"{text!r} is not an ISO 8601 week like 2025-W01") from None

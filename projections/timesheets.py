@@ -38,6 +38,13 @@ def _entry(e: Any, w: Writer) -> None:
     })
 
 
+@timesheets_projection.on(TE + "Corrected")
+def _corrected(e: Any, w: Writer) -> None:
+    w.update(timesheet_entries, {"entry_id": str(e.originator_id)}, {"start": e.start, "end": e.end, "seconds": e.seconds,
+                                                                     "local_date": e.local_date, "week_id": str(e.week),
+                                                                     "week_start": e.week_start})
+
+
 @timesheets_projection.on(TE + "Deleted")
 def _deleted(e: Any, w: Writer) -> None:
     w.update(timesheet_entries, {"entry_id": str(e.originator_id)}, {"status": "DELETED"})

@@ -150,6 +150,10 @@ def test_timesheets_over_http(tmp_path: Path) -> None:
     assert [(x["entry_id"], x["status"], x["invoice"]) for x in listed] == [("x1", "LOCKED", "INV-2026-000001")]
     assert api.call("DELETE", "/v1/timesheet-entries/x1", params={"at": "2026-01-14T00:00:00+00:00"}).status_code == 409
     assert api.ok("GET", "/v1/invoices/INV-2026-000001")["gross"] == "40.00"  # 23 minutes: 2 units under the 8-minute rule
+    api.ok("POST", "/v1/timesheet-entries", json={"entry_id": "x3", "engagement": "TH", "start": "2026-01-14T10:00:00-05:00",
+                                                  "minutes": 8, "at": "2026-01-14T16:00:00+00:00"})
+    assert api.call("POST", "/v1/timesheet-weeks/CL/2026-W03/invoice", key="plain", params={"at": "2026-01-14T17:00:00+00:00"}).status_code == 403
+    assert api.ok("POST", "/v1/timesheet-weeks/CL/2026-W03/invoice", params={"at": "2026-01-14T17:00:00+00:00"}) == {"number": "INV-2026-000002"}
     api.client.close()
     api.client.app.state.engine.store.close()
 
@@ -161,3 +165,62 @@ def test_the_toggl_demo_reconciles_with_the_csv(sqlite_store: Store) -> None:
     assert result["imported"] == {"created": 1124, "unchanged": 0}
     assert result["billed"] == result["expected"]
     assert sum(b["invoices"] for b in result["billed"].values()) == 68
+
+
+def test_a_week_invoiced_by_hand_is_done_for_the_tick_and_later_entries_are_late(sqlite_store: Store) -> None:
+    from commands.timesheets import InvoiceTimesheetWeek
+
+    practice(sqlite_store)
+    entry(sqlite_store, "a", utc(2024, 1, 9, 15), 30)
+    number = handle(sqlite_store, InvoiceTimesheetWeek("CL", "2024-W02", utc(2024, 1, 11, 18), "CARE"))
+    assert number == "INV-2024-000001"
+    with pytest.raises(Conflict):
+        handle(sqlite_store, InvoiceTimesheetWeek("CL", "2024-W02", utc(2024, 1, 11, 19), "CARE"))
+    entry(sqlite_store, "b", utc(2024, 1, 12, 15), 15, at=utc(2024, 1, 12, 18))  # same week, after it was invoiced: late
+    issued = tick(sqlite_store, utc(2024, 1, 23, 12)).issued
+    assert [(d["week"], d["units"]) for d in issued] == [("2024-W03", 1)]
+    first, second = invoices(sqlite_store)
+    assert (first["issue_date"], first["gross"]) == ("2024-01-11", "50.00")
+    assert second["lines"][0]["attributes"]["late"] is True
+
+
+@pytest.mark.parametrize("header, row", [
+    ("Project,Client,Description,Task,User,Group,Email,Tags,Billable,Start Date,Start Time,End Date,End Time,Duration (h)",
+     "Chem,TH,Lab,,Dana,,d@x.org,,Yes,03/05/2024,09:00:00 AM,03/05/2024,09:50:00 AM,00:50:00"),
+    ("Date,Client,Project,Project Code,Task,Notes,Hours,Hours Rounded,Billable?,Invoiced?,First Name,Last Name",
+     "2024-03-05,TH,Chem,,Therapy,Lab,0.8333,0.83,Yes,No,Dana,Smith"),
+])
+def test_clockify_and_harvest_exports_are_read(sqlite_store: Store, tmp_path: Path, header: str, row: str) -> None:
+    practice(sqlite_store)
+    f = tmp_path / "export.csv"
+    f.write_text(header + "\n" + row + "\n", encoding="utf-8")
+    assert handle(sqlite_store, ImportTimesheets(str(f), utc(2024, 3, 6), "CARE")) == {"created": 1, "unchanged": 0}
+    tick(sqlite_store, utc(2024, 3, 12, 12))
+    (doc,) = invoices(sqlite_store)
+    assert doc["gross"] == "100.00"  # 50 minutes (Harvest: 0.8333 h = 2,999 s): 4 units at 25.00
+    assert doc["lines"][0]["attributes"]["date"] == "2024-03-05"
+
+
+def test_a_correction_of_an_invoiced_entry_bills_the_difference_and_a_negative_week_is_a_credit_note(sqlite_store: Store) -> None:
+    from commands.timesheets import CorrectTimesheetEntry
+
+    practice(sqlite_store)
+    entry(sqlite_store, "a", utc(2024, 1, 9, 15), 50)  # 4 units
+    entry(sqlite_store, "open", utc(2024, 1, 16, 15), 10)
+    tick(sqlite_store, utc(2024, 1, 16, 12))
+    # an entry of a week not invoiced yet simply changes: 10 -> 20 minutes
+    handle(sqlite_store, CorrectTimesheetEntry("open", utc(2024, 1, 17), "CARE", minutes=20))
+    # invoiced: 50 -> 65 minutes = 5 units, one more on the next invoice
+    handle(sqlite_store, CorrectTimesheetEntry("a", utc(2024, 1, 17, 1), "CARE", minutes=65))
+    tick(sqlite_store, utc(2024, 1, 23, 12))
+    docs = invoices(sqlite_store)
+    assert [(d["number"], d["gross"]) for d in docs] == [("INV-2024-000001", "100.00"), ("INV-2024-000002", "75.00")]
+    assert [(int(float(ln["quantity"])), ln["attributes"].get("correction_of")) for ln in docs[1]["lines"]] == [(2, None), (1, "INV-2024-000001")]
+    # invoiced again: 65 -> 10 minutes = 1 unit, four fewer: the next week has nothing else, so a credit note
+    handle(sqlite_store, CorrectTimesheetEntry("a", utc(2024, 1, 24), "CARE", minutes=10))
+    tick(sqlite_store, utc(2024, 2, 6, 12))
+    projection_runner.run(sqlite_store, registry.ALL)
+    notes = queries.list_invoices(sqlite_store.read_engine, company="CARE", kind="CREDIT_NOTE")
+    assert [(n["number"], n["gross"], n["references"]) for n in notes] == [("CN-2024-000001", "100.00", "INV-2024-000001")]
+    with pytest.raises(Exception, match="keeps its date"):
+        handle(sqlite_store, CorrectTimesheetEntry("a", utc(2024, 2, 7), "CARE", start=utc(2024, 1, 10, 15), end=utc(2024, 1, 10, 16)))

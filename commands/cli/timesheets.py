@@ -44,6 +44,29 @@ def timesheets_add(ctx: click.Context, entry_id: str, company: str, engagement: 
     echo(f"entry {entry_id} {'recorded' if execute(ctx, cmd) else 'already recorded (unchanged)'}")
 
 
+@timesheets.command("correct")
+@click.argument("entry_id")
+@company_option
+@click.option("--minutes", type=click.IntRange(0, 1440), help="The session's true duration from its start.")
+@click.option("--start", "start_text", metavar="INSTANT")
+@click.option("--end", "end_text", metavar="INSTANT")
+@at_option
+@click.pass_context
+def timesheets_correct(ctx: click.Context, entry_id: str, company: str, minutes: int | None, start_text: str | None,
+                       end_text: str | None, at_text: str | None) -> None:
+    """Correct entry ENTRY_ID; if it is invoiced, the difference in units goes on the client's next invoice
+    (a credit line if fewer; a credit note if that invoice's total is negative)."""
+    from commands.timesheets import CorrectTimesheetEntry
+    from domain.calendar import parse_instant
+    from domain.errors import ValidationError
+
+    if minutes is None and start_text is None and end_text is None:
+        raise ValidationError("minutes", "give --minutes, or --start and/or --end")
+    cmd = CorrectTimesheetEntry(entry_id, parse_at(at_text), company, minutes,
+                                parse_instant(start_text, "start") if start_text else None, parse_instant(end_text, "end") if end_text else None)
+    echo(f"entry {entry_id} {'corrected' if execute(ctx, cmd) else 'unchanged'}")
+
+
 @timesheets.command("delete")
 @click.argument("entry_id")
 @company_option
@@ -56,6 +79,19 @@ def timesheets_delete(ctx: click.Context, entry_id: str, company: str, at_text: 
     echo(f"entry {entry_id} {'deleted' if execute(ctx, DeleteTimesheetEntry(entry_id, parse_at(at_text), company)) else 'was deleted already'}")
 
 
+@timesheets.command("invoice")
+@click.option("--customer", required=True)
+@click.option("--week", required=True, metavar="YYYY-Www", help="ISO 8601 week, e.g. 2025-W01.")
+@company_option
+@at_option
+@click.pass_context
+def timesheets_invoice(ctx: click.Context, customer: str, week: str, company: str, at_text: str | None) -> None:
+    """Issue CUSTOMER's invoice for WEEK now (admins: the same code path as the tick, which later finds it done)."""
+    from commands.timesheets import InvoiceTimesheetWeek
+
+    echo(f"issued {execute(ctx, InvoiceTimesheetWeek(customer, week, parse_at(at_text), company))}")
+
+
 @timesheets.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
 @company_option
@@ -63,8 +99,8 @@ def timesheets_delete(ctx: click.Context, entry_id: str, company: str, at_text: 
 @at_option
 @click.pass_context
 def timesheets_import(ctx: click.Context, file: str, company: str, engagement: str | None, at_text: str | None) -> None:
-    """Import entries from FILE.csv: entry_id,engagement,start,end,staff,service_code,notes, or a Toggl
-    detailed export (detected by its header). All-or-nothing, idempotent."""
+    """Import entries from FILE.csv: entry_id,engagement,start,end,staff,service_code,notes, or a Toggl,
+    Clockify or Harvest detailed export (detected by its header). All-or-nothing, idempotent."""
     from commands.timesheets import ImportTimesheets
 
     counts_line("entries", execute(ctx, ImportTimesheets(file, parse_at(at_text), company, engagement)))

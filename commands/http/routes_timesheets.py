@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from pydantic import Field
 
-from commands.http.app import Engine, Principal, at_of, engine_of, execute, page, principal, read
+from commands.http.app import Engine, Principal, admin, at_of, engine_of, execute, page, principal, read
 from commands.http.models import AT, CSV, LIMIT, Strict
 
 router = APIRouter()
@@ -76,6 +76,30 @@ def list_entries(customer: str | None = None, engagement: str | None = None, sta
     return page(engine, limit, cursor, lambda s, p: timesheet_queries.list_entries(s.read_engine, who.company, customer, engagement, status, paging=p))
 
 
+class CorrectionIn(Strict):
+    minutes: int | None = Field(default=None, description="The true duration from the start, 0-1440")
+    start: str | None = None
+    end: str | None = None
+    at: str | None = AT
+
+
+@router.post("/timesheet-entries/{entry_id}/correct", tags=["timesheets"])
+def correct_entry(entry_id: str, body: CorrectionIn, who: Principal = Depends(principal), engine: Engine = Depends(engine_of)) -> dict[str, Any]:
+    """Correct an entry; an invoiced one bills the difference in units on the client's next invoice."""
+    from commands.timesheets import CorrectTimesheetEntry
+    from domain.calendar import parse_instant
+    from domain.errors import ValidationError
+
+    if body.minutes is None and body.start is None and body.end is None:
+        raise ValidationError("minutes", "give minutes, or start and/or end")
+    if body.minutes is not None and not 0 <= body.minutes <= 1440:
+        raise ValidationError("minutes", f"{body.minutes} is not from 0 to 1440")
+    execute(engine, CorrectTimesheetEntry(entry_id, at_of(body.at), who.company, body.minutes,
+                                          parse_instant(body.start, "start") if body.start else None,
+                                          parse_instant(body.end, "end") if body.end else None))
+    return _entry(engine, who.company, entry_id)
+
+
 @router.delete("/timesheet-entries/{entry_id}", tags=["timesheets"])
 def delete_entry(entry_id: str, at: str | None = None, who: Principal = Depends(principal), engine: Engine = Depends(engine_of)) -> dict[str, Any]:
     """Delete an entry whose week is not invoiced yet (409 naming the invoice otherwise)."""
@@ -94,6 +118,16 @@ def import_entries(csv_text: str = CSV, engagement: str | None = None, at: str |
 
     with as_file(csv_text) as path:
         return execute(engine, ImportTimesheets(path, at_of(at), who.company, engagement))
+
+
+@router.post("/timesheet-weeks/{customer}/{week}/invoice", status_code=201, tags=["timesheets"])
+def invoice_week(customer: str, week: str, at: str | None = None, who: Principal = Depends(admin),
+                 engine: Engine = Depends(engine_of)) -> dict[str, Any]:
+    """Issue the client's invoice for ISO week ``week`` (``2025-W01``) now (admin keys; the tick's code path)."""
+    from commands.timesheets import InvoiceTimesheetWeek
+
+    number = execute(engine, InvoiceTimesheetWeek(customer, week, at_of(at), who.company))
+    return {"number": number}
 
 
 @router.post("/customers/{reference}/rates", status_code=201, tags=["timesheets"])

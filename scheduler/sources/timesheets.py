@@ -5,19 +5,15 @@ rank 3, client:week)``. Processing decides on the loaded week: a locked one is s
 it). A week whose entries were all deleted is locked without an invoice (no invoice for an empty week).
 Otherwise, in one save:
 
-- one invoice for the client and week (id from the week), numbered from the company's INV series, dated
-  the Tuesday, due that date + the customer's payment terms, one line per entry by local date: quantity =
-  units (the company's unit policy in force at the due instant, :func:`domain.timesheets.units_per_line`),
-  unit price = the client's rate per unit on the entry's date, net = units × rate (exact), the tax rate
-  of the entry's engagement; the line's attributes snapshot date, staff, service code, minutes, units,
-  rate, payer and whether the entry was late — later rate changes never touch it;
+- one invoice for the client and week (:func:`domain.timesheets.build_week_invoice`, also used by manual
+  invoicing), numbered from the company's INV series, dated the Tuesday, units under the company's policy
+  in force at the due instant; rates and payers snapshotted on the lines — later rate changes never touch
+  them;
 - ``TimesheetLocked`` on the week, naming the invoice and its entries.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -25,10 +21,9 @@ from domain.calendar import local_date
 from domain.company import company_id, number_format_at, unit_policy_at
 from domain.customer import customer_id
 from domain.engagement import engagement_id
-from domain.invoice import FORMAT_OF, INVOICE, Invoice, format_number, series_key
-from domain.lines import InvoiceLine, invoice_totals
+from domain.invoice import CREDIT_NOTE, FORMAT_OF, INVOICE, format_number, series_key
 from domain.number_series import series_id
-from domain.timesheets import TimesheetWeek, rate_amount, units_per_line, week_invoice_id, week_label
+from domain.timesheets import TimesheetWeek, build_week_invoice, is_credit, week_label
 from scheduler.work import TickContext, WorkItem, register
 
 
@@ -56,44 +51,27 @@ class TimesheetSource:
             return
         ctx.touch(week, transient=True)
         entries = week.sorted_entries()
-        if not entries:
+        if not entries and not week.corrections:
             week.lock(None, None)
             ctx.count(self.kind, "empty")
             return
         customer = ctx.get(customer_id(week.customer_reference, week.company))
         policy = unit_policy_at(ctx.get(company_id(week.company)), week.due_at)
-        units = units_per_line([(e["local_date"], e["seconds"]) for _id, e in entries], policy)
-        lines = []
-        for n, ((eid, e), u) in enumerate(zip(entries, units), start=1):
-            payer, rate = customer.rate_on(e["local_date"])
-            engagement = ctx.get(engagement_id(e["engagement"], week.company))
-            attributes = {"date": e["local_date"].isoformat(), "staff": e["staff"], "service_code": e["service_code"],
-                          "minutes": str((Decimal(e["seconds"]) / 60).quantize(Decimal("0.01"))), "units": u,
-                          "rate_per_unit": str(rate), "payer": payer, "entry_id": e["external_id"], "engagement": e["engagement"],
-                          "unit_policy": policy.lower()}
-            if e["late"]:
-                attributes["late"] = True
-            lines.append(InvoiceLine(position=n, description=f"{e['local_date']} {e['service_code'] or 'session'} {e['staff']}".strip(),
-                                     quantity=Decimal(u), unit_price=rate, net=rate_amount(u, rate), tax_rate=engagement.tax_rate,
-                                     tax_percent=engagement.tax_percent, attributes=attributes))
-        totals = invoice_totals(lines, customer.currency).check()
-        series = ctx.series(series_key(week.company, INVOICE, issue_date.year))
+        engagements = {e["engagement"]: ctx.get(engagement_id(e["engagement"], week.company))
+                       for e in [e for _id, e in entries] + week.corrections}
+        kind = CREDIT_NOTE if is_credit(week, customer, policy) else INVOICE
+        series = ctx.series(series_key(week.company, kind, issue_date.year))
         issue_date = series.earliest_issue_date(issue_date)
         seq = series.next(issue_date)
-        number = format_number(INVOICE, issue_date.year, seq, number_format_at(ctx.get(company_id(week.company)), FORMAT_OF[INVOICE], ctx.at))
-        invoice = Invoice.create(
-            week_invoice_id(week.id), company=week.company, customer_id=week.customer_id, customer_reference=week.customer_reference,
-            source=f"timesheets:{week_label(week.week_start)}", currency=customer.currency, timezone=week.timezone, lines=lines,
-            totals=totals, issue_date=issue_date, payment_terms_days=customer.payment_terms_days, period_start=week.week_start,
-            period_end=week.week_start + timedelta(days=7), number=number, sequence=seq,
-        )
+        number = format_number(kind, issue_date.year, seq, number_format_at(ctx.get(company_id(week.company)), FORMAT_OF[kind], ctx.at))
+        invoice = build_week_invoice(week, customer, engagements, policy, issue_date, number, seq)
         ctx.add_new(invoice, transient=True)
         week.lock(invoice.id, number)
         ctx.count(self.kind, "issued")
         ctx.issued({"kind": "timesheet", "number": number, "status": invoice.status, "company": week.company,
                     "customer": week.customer_reference, "week": week_label(week.week_start), "currency": customer.currency,
-                    "units": sum(units), "net": str(invoice.net), "tax": str(invoice.tax), "gross": str(invoice.gross)})
-        if invoice.mark_overdue(ctx.at):
+                    "units": sum(int(ln.quantity) for ln in invoice.lines), "net": str(invoice.net), "tax": str(invoice.tax), "gross": str(invoice.gross)})
+        if invoice.kind == INVOICE and invoice.mark_overdue(ctx.at):
             ctx.count("overdue", "marked")
 
 

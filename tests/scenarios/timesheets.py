@@ -17,7 +17,7 @@ from commands.config import resolve
 from commands.customers import AddCustomer
 from commands.engagements import CreateEngagement
 from commands.invoices import pay_invoice
-from commands.timesheets import AddTimesheetEntry, DeleteTimesheetEntry, SetCustomerRate
+from commands.timesheets import AddTimesheetEntry, CorrectTimesheetEntry, DeleteTimesheetEntry, SetCustomerRate
 from projections import queries, registry
 from projections import runner as projection_runner
 from scenarios import Action, Scenario
@@ -69,7 +69,11 @@ def _actions(late: bool = False) -> list[Action]:
     # a late entry (its week was invoiced on Tuesday Feb 13) and a deletion before the week is invoiced
     late_at = datetime(2024, 2, 20, 18, tzinfo=UTC)
     acts += [] if not late else [Action(late_at, lambda s: handle(s, AddTimesheetEntry("LATE-1", "T-ANA", datetime(2024, 2, 7, 15, tzinfo=UTC),
-                                                                       datetime(2024, 2, 7, 15, 50, tzinfo=UTC), late_at, "CARE", "Eli", "90834")))]
+                                                                       datetime(2024, 2, 7, 15, 50, tzinfo=UTC), late_at, "CARE", "Eli", "90834"))),
+                             Action(late_at + timedelta(hours=1), lambda s: handle(s, CorrectTimesheetEntry(
+                                 "LATE-1", late_at + timedelta(hours=1), "CARE", minutes=35))),
+                             Action(datetime(2024, 3, 1, 12, tzinfo=UTC), lambda s: handle(s, CorrectTimesheetEntry(
+                                 "LATE-1", datetime(2024, 3, 1, 12, tzinfo=UTC), "CARE", minutes=80)))]
     del_at = datetime(2024, 3, 8, 23, tzinfo=UTC)
     victim = next(e for e, _r, st, _m in _sessions() if st.date() == date(2024, 3, 6))
     acts.append(Action(del_at, lambda s: handle(s, DeleteTimesheetEntry(victim, del_at, "CARE"))))
@@ -182,6 +186,11 @@ BAD = [
     ("entry_id", ["timesheets", "add", "E1", "--company", "CARE", "--engagement", "T-ANA", "--start", "2024-01-02T10:00:00Z", "--minutes", "45", *A]),
     ("timesheet_units", ["companies", "set", "CARE", "--timesheet-units", "round", *A]),
     ("entry_id", ["timesheets", "delete", "NOPE", "--company", "CARE", *A]),
+    ("minutes", ["timesheets", "correct", "E1", "--company", "CARE", *A]),
+    ("end", ["timesheets", "correct", "E1", "--company", "CARE", "--end", "2024-01-02T14:00:00Z", *A]),
+    ("week", ["timesheets", "invoice", "--customer", "ANA", "--week", "2024-W54", "--company", "CARE", *A]),
+    ("week", ["timesheets", "invoice", "--customer", "ANA", "--week", "2024-W05", "--company", "CARE", *A]),
+    ("customer", ["timesheets", "invoice", "--customer", "NOPE", "--week", "2024-W01", "--company", "CARE", *A]),
 ]
 
 
@@ -207,7 +216,7 @@ SCENARIO = Scenario(
     golden=golden_scenario,
     topics=tuple("billing:" + t for t in (
         "TimesheetEntry.Created", "TimesheetEntry.Deleted", "TimesheetWeek.Created", "TimesheetWeek.EntryAdded",
-        "TimesheetWeek.EntryRemoved", "TimesheetWeek.TimesheetLocked", "Customer.RateSet", "Invoice.Created",
+        "TimesheetWeek.EntryRemoved", "TimesheetWeek.TimesheetLocked", "TimesheetEntry.Corrected", "TimesheetWeek.CorrectionAdded", "Customer.RateSet", "Invoice.Created",
         "Invoice.MarkedOverdue", "Invoice.Paid", "Company.Updated")),
     golden_check=golden_check,
     state=state,
