@@ -21,7 +21,7 @@ run: $(STAMP)
 ## The tests (PostgreSQL tests run when a server answers at BILLING_TEST_POSTGRES_URL; required when CI is set),
 ## on every core (pytest-xdist).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n auto
+	$(BIN)/python -m pytest -q -n auto --dist worksteal
 
 ## Benchmarks (not tests): contracts tick on PostgreSQL and SQLite, CLI start-up, racing tickers.
 bench: $(STAMP)

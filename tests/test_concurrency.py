@@ -38,7 +38,7 @@ RACE_CUSTOMERS = [("R1", "Europe/Berlin", "EUR", 1, date(2026, 1, 5)),
                   ("R2", "America/New_York", "USD", 1, date(2026, 1, 5))]
 RACE_START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
 RACE_STEP = timedelta(hours=6)
-RACE_STEPS = 60  # 15 days of ticks, every 6 hours
+RACE_STEPS = 40  # 10 days of ticks, every 6 hours
 RECORDERS = 4
 TICKERS = 2
 

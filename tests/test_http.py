@@ -311,7 +311,7 @@ def test_no_input_makes_the_api_fail(tmp_path: Path) -> None:
         if operation.path == "/v1/projections/rebuild":
             continue  # correct, but rebuilding every read model per example is slow; tested above
 
-        @hypothesis.settings(max_examples=int(os.environ.get("BILLING_FUZZ_EXAMPLES", "15")), deadline=None, database=None,
+        @hypothesis.settings(max_examples=int(os.environ.get("BILLING_FUZZ_EXAMPLES", "10")), deadline=None, database=None,
                              suppress_health_check=list(hypothesis.HealthCheck), derandomize=True)
         @hypothesis.given(case=operation.as_strategy())
         def run(case: Any) -> None:

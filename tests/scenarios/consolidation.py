@@ -218,7 +218,7 @@ RACE_CUSTOMERS = [
     ("C6", "America/Los_Angeles", "EUR", 1, date(2025, 1, 6)),
 ]
 WEEKS = 40
-PER_WEEK = 5
+PER_WEEK = 3
 # Every customer has exactly 40 periods due at this instant (the 40th of C5 ends on Friday Oct 17 in UTC;
 # the 41st of C4 ends first, at midnight of Oct 19 in Sydney = 13:00 UTC on Oct 18).
 RACE_AT = datetime(2025, 10, 17, 12, 0, tzinfo=UTC)
@@ -355,7 +355,7 @@ BAD_INPUTS: dict[str, tuple[str, list[str]]] = {
 
 # ============================================================================================ racing tickers
 def race_setup(store: Store) -> dict[str, tuple[str, Decimal]]:
-    """Six customers, forty weeks of five invoices each; returns every invoice number → (customer, amount)."""
+    """Six customers, forty weeks of three invoices each; returns every invoice number → (customer, amount)."""
     recorded: dict[str, tuple[str, Decimal]] = {}
     setup_customers(store)
     i = 0

@@ -1,7 +1,7 @@
 """The contracts scenario (issue 3) for the shared suites (:mod:`scenarios`): contracts of two companies
 with every kind of contract and invoice event (position changes, drafts, finalize, credit notes, void,
 payments, deactivation, a failed run); a year of month ends, quarters and half-years for daily ≡ once;
-three hundred contracts of three companies for the racing tickers; the CLI's bad inputs of contracts."""
+150 contracts of three companies for the racing tickers; the CLI's bad inputs of contracts."""
 
 from __future__ import annotations
 
@@ -188,7 +188,7 @@ SETUP_AT = datetime(2025, 10, 1, tzinfo=UTC)
 RACE_CUSTOMERS = [("BER", "Europe/Berlin", "EUR"), ("NYC", "America/New_York", "USD"), ("TYO", "Asia/Tokyo", "JPY"),
              ("SYD", "Australia/Sydney", "AUD")]
 COMPANIES = ["ALPHA", "BETA", "GAMMA"]
-N_CONTRACTS = 300
+N_CONTRACTS = 150
 MONTHS = {"monthly": 1, "quarterly": 3, "annual": 12}
 RATES = [("standard", Decimal(19)), ("reduced", Decimal(7)), ("zero", Decimal(0))]
 

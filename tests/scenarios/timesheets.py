@@ -1,6 +1,6 @@
 """The timesheet scenario (issue 8) for the shared suites (:mod:`scenarios`): a care practice in New York
 (weeks across both DST changes of 2024) with three clients, rates that change after issue, the three unit
-policies over time, late entries and deletions; 150 client-weeks for the racing tickers; the CLI's bad
+policies over time, late entries and deletions; 90 client-weeks for the racing tickers; the CLI's bad
 inputs of rates and timesheets."""
 
 from __future__ import annotations
@@ -148,16 +148,16 @@ RACE_AT = datetime(2024, 12, 31, 12, tzinfo=UTC)
 
 
 def race_setup(store: Store) -> int:
-    """Three clients, fifty weeks of sessions each (150 client-weeks due by the tick)."""
+    """Three clients, thirty weeks of sessions each (90 client-weeks due by the tick)."""
     setup(store)
     n = 0
-    for week in range(50):
+    for week in range(30):
         for k, (ref, _p, _r) in enumerate(CLIENTS):
             start = datetime(2024, 1, 2, 15, tzinfo=UTC) + timedelta(days=7 * week + k)
             handle(store, AddTimesheetEntry(f"R{n:04d}", f"T-{ref}", start, start + timedelta(minutes=20 + k), T0 + timedelta(days=1), "CARE"))
             n += 1
     catch_up(store)
-    return 50 * len(CLIENTS)
+    return 30 * len(CLIENTS)
 
 
 def race_check(store: Store, weeks: int, reported: Counter) -> None:
