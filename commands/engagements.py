@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from commands.bus import UnitOfWork, handle, handler
+from commands.bus import UnitOfWork, handler
 from commands.csvfiles import Problems, parse_int, read_rows, row_error
 from commands.customers import load_customer
 from commands.numbering import company_of
@@ -232,8 +232,3 @@ def _import(cmd: ImportEngagements, uow: UnitOfWork) -> dict[str, int]:
         uow.add(engagement)
         counts["created"] += 1
     return counts
-
-
-def create_engagement(store: Any, cmd: CreateEngagement) -> bool:
-    """Handle :class:`CreateEngagement` (the Python API); True if it was created."""
-    return handle(store, cmd)

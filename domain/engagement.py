@@ -334,12 +334,6 @@ class Engagement(BillingAggregate):
     def next_due_at(self) -> datetime | None:
         return _next_due(self.terms, self.schedule, self.proration, self.currency, self.billed_through, self.timezone)
 
-    def plan(self) -> dict:
-        """What the scheduler needs to plan this engagement's fee periods without loading it."""
-        return {"timezone": self.timezone, "schedule": self.schedule, "proration": self.proration, "currency": self.currency,
-                "terms": [t.to_event() for t in self.terms],
-                "billed_through": self.billed_through.isoformat() if self.billed_through else None}
-
     # ------------------------------------------------------------------------------------- commands
     def update(self, **changes: object) -> bool:
         """Change ``name``, ``payment_terms_days``, ``tax_rate``/``tax_percent`` or ``fee`` (of the current

@@ -17,8 +17,9 @@ def list_engagements(engine: sa.Engine, company: str | None = None, customer: st
     """Engagements ordered by company, reference (one page with ``paging``); money as decimal strings in the
     engagement's currency, dates ISO 8601 (``end_date`` inclusive; a period's ``end`` exclusive). With
     ``with_periods`` each has ``periods``: the fee periods billed, oldest first."""
-    t = engagements
-    stmt = sa.select(t)
+    t, p = engagements, engagement_periods
+    billed = sa.select(sa.func.count()).where(p.c.engagement_id == t.c.engagement_id).scalar_subquery()
+    stmt = sa.select(t, billed.label("periods_billed"))
     if company:
         stmt = stmt.where(t.c.company == company)
     if customer:
@@ -30,7 +31,6 @@ def list_engagements(engine: sa.Engine, company: str | None = None, customer: st
         rows = conn.execute(paged(conn, stmt, paging)).all()
         periods: dict[str, list] = {}
         if with_periods and rows:
-            p = engagement_periods
             ids = [r.engagement_id for r in rows]
             for i in range(0, len(ids), 500):
                 for x in conn.execute(sa.select(p).where(p.c.engagement_id.in_(ids[i:i + 500])).order_by(p.c.engagement_id, p.c.period_start)):

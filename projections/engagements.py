@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.engagement import Term
 from projections.runner import Projection
 from projections.tables import engagement_periods, engagements
 from projections.writer import Writer
@@ -25,8 +26,8 @@ def _created(e: Any, w: Writer) -> None:
         "pricing": e.pricing, "currency": e.currency, "timezone": e.timezone, "start_date": e.start_date,
         "end_date": e.end_date, "fee": e.fee, "schedule": e.schedule, "proration": e.proration, "tax_rate": e.tax_rate,
         "tax_percent": e.tax_percent, "payment_terms_days": e.payment_terms_days,
-        "terms": [[e.start_date.isoformat(), e.end_date.isoformat() if e.end_date else None, None if e.fee is None else str(e.fee)]],
-        "billed_through": None, "periods_billed": 0, "next_due_at": e.next_due_at, "created_at": e.timestamp,
+        "terms": [Term(e.start_date, e.end_date, e.fee).to_event()],
+        "billed_through": None, "next_due_at": e.next_due_at, "created_at": e.timestamp,
         "updated_at": e.timestamp,
     })
 
@@ -61,16 +62,13 @@ def _ended(e: Any, w: Writer) -> None:
 
 @engagements_projection.on(EG + "Renewed")
 def _renewed(e: Any, w: Writer) -> None:
-    terms = _terms(w, e) + [[e.start_date.isoformat(), e.end_date.isoformat(), None if e.fee is None else str(e.fee)]]
+    terms = _terms(w, e) + [Term(e.start_date, e.end_date, e.fee).to_event()]
     _set(w, e, end_date=e.end_date, fee=e.fee, terms=terms)
 
 
 @engagements_projection.on(EG + "PeriodBilled")
 def _billed(e: Any, w: Writer) -> None:
-    import sqlalchemy as sa
-
     eid = str(e.originator_id)
     w.insert(engagement_periods, {"engagement_id": eid, "period_start": e.start, "period_end": e.end, "amount": e.amount,
                                   "invoice_id": str(e.invoice_id), "number": e.number, "billed_at": e.timestamp})
-    row = w.query(sa.select(engagements.c.periods_billed).where(engagements.c.engagement_id == eid)).first()
-    _set(w, e, billed_through=e.start, periods_billed=(row.periods_billed if row is not None else 0) + 1)
+    _set(w, e, billed_through=e.start)

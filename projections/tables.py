@@ -381,7 +381,6 @@ engagements = sa.Table(
     sa.Column("payment_terms_days", sa.Integer, nullable=False),
     sa.Column("terms", sa.JSON, nullable=False),
     sa.Column("billed_through", sa.Date),
-    sa.Column("periods_billed", sa.Integer, nullable=False),
     sa.Column("next_due_at", UTCDateTime),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Body, Query
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -9,6 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field
 LIMIT = Query(100, ge=1, le=1000)
 #: A CSV request body (``Content-Type: text/csv``), for the imports.
 CSV = Body(..., media_type="text/csv")
+
+
+def optional_date(text: str | None, field: str) -> Any:
+    """``text`` as an ISO 8601 date (None stays None); :class:`ValidationError` naming ``field``."""
+    from domain.calendar import parse_date
+
+    return None if text is None else parse_date(text, field)
 AT = Field(default=None, description="The command's business instant, ISO 8601 with offset (default: the server's clock)")
 
 

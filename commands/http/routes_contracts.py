@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from commands.http.app import Engine, Principal, at_of, engine_of, execute, page, principal, read
-from commands.http.models import AT, AtIn, CSV, LIMIT, Strict
+from commands.http.models import AT, AtIn, CSV, LIMIT, Strict, optional_date as _date
 from domain.errors import NotFound
 
 router = APIRouter()
@@ -72,12 +72,6 @@ class DeactivateIn(Strict):
 class EndIn(Strict):
     end_date: str = Field(description="The last possible run date (ISO 8601)")
     at: str | None = AT
-
-
-def _date(text: str | None, field: str) -> Any:
-    from domain.calendar import parse_date
-
-    return None if text is None else parse_date(text, field)
 
 
 def _attributes(value: dict[str, Any] | None) -> dict | None:

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from commands.http.app import Engine, Principal, at_of, engine_of, execute, page, principal, read
-from commands.http.models import AT, CSV, LIMIT, Strict
+from commands.http.models import AT, CSV, LIMIT, Strict, optional_date as _date
 from domain.errors import NotFound
 
 router = APIRouter()
@@ -49,12 +49,6 @@ class RenewIn(Strict):
     end_date: str = Field(description="Last day of the new term, inclusive (ISO 8601)")
     fee: str | None = Field(default=None, description="Fee of the new term (default: the current one)")
     at: str | None = AT
-
-
-def _date(text: str | None, field: str) -> Any:
-    from domain.calendar import parse_date
-
-    return None if text is None else parse_date(text, field)
 
 
 def show(engine: Engine, company: str, reference: str) -> dict[str, Any]:

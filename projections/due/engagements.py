@@ -1,7 +1,7 @@
 """Due-index rows of engagements (issue 8): an engagement whose next fee period is due at ``due_at`` (the
 first instant of the period's start in the engagement's zone), with the plan of its periods (zone,
-schedule, proration, currency, terms, the start of the last period billed) from which the tick plans every
-due period of a catch-up without loading the engagement."""
+schedule, proration, currency, terms) from which the tick plans every due period of a catch-up without
+loading the engagement: the next period not billed starts on ``due_at``'s local date."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from domain.engagement import Term
 from projections.due_index import due_index_projection, due_row, update_due
 from projections.tables import due_work
 from projections.writer import Writer
@@ -26,7 +27,7 @@ def _created(e: Any, w: Writer) -> None:
     if e.schedule is None:
         return  # hourly: no fee periods (timesheets are another source)
     plan = {"timezone": e.timezone, "schedule": e.schedule, "proration": e.proration, "currency": e.currency,
-            "terms": [[_iso(e.start_date), _iso(e.end_date), None if e.fee is None else str(e.fee)]], "billed_through": None}
+            "terms": [Term(e.start_date, e.end_date, e.fee).to_event()]}
     w.insert(due_work, due_row(PACKAGE_FEE, e, due_at=e.next_due_at, active=e.next_due_at is not None, key=e.reference,
                                company=e.company, plan=plan))
 
@@ -57,9 +58,10 @@ def _ended(e: Any, w: Writer) -> None:
 
 @due_index_projection.on(EG + "Renewed")
 def _renewed(e: Any, w: Writer) -> None:
-    _replan(e, w, lambda plan: plan["terms"].append([_iso(e.start_date), _iso(e.end_date), None if e.fee is None else str(e.fee)]))
+    _replan(e, w, lambda plan: plan["terms"].append(Term(e.start_date, e.end_date, e.fee).to_event()))
 
 
 @due_index_projection.on(EG + "PeriodBilled")
 def _billed(e: Any, w: Writer) -> None:
-    _replan(e, w, lambda plan: plan.__setitem__("billed_through", _iso(e.start)))
+    # the plan is unchanged: the next period starts on the local date of ``due_at`` (no read per period)
+    update_due(w, PACKAGE_FEE, e, due_at=e.next_due_at, active=e.next_due_at is not None)

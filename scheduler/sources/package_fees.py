@@ -19,12 +19,12 @@ billed it) is skipped. Otherwise, in one save:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from domain.calendar import local_date, start_of_day
+from domain.customer import customer_id
 from domain.engagement import Engagement, FeePeriod, Term, engagement_invoice_id, fee_periods, package_number
 from domain.invoice import Invoice
 from domain.lines import InvoiceLine, invoice_totals
@@ -48,9 +48,9 @@ class PackageFeeSource:
             plan = r.plan
             tz = plan["timezone"]
             terms = [Term.from_event(t) for t in plan["terms"]]
-            after = date.fromisoformat(plan["billed_through"]) if plan.get("billed_through") else None
+            first = local_date(r.due_at, tz)  # the start of the next period not billed
             for p in fee_periods(terms, plan["schedule"], plan["proration"], plan["currency"], local_date(ctx.at, tz)):
-                if after is not None and p.start <= after:
+                if p.start < first:
                     continue
                 due = start_of_day(p.start, tz)
                 if due <= ctx.at:
@@ -71,8 +71,6 @@ class PackageFeeSource:
         if ctx.changed_after_tick(engagement):
             ctx.pass_over(self.kind, item, engagement)
             return
-        from domain.customer import customer_id
-
         customer = ctx.get(customer_id(engagement.customer_reference, engagement.company))
         autopay = bool(getattr(customer, "autopay", False))
         attributes: dict[str, Any] = {"period_start": period.start.isoformat(), "period_end": period.end.isoformat()}
