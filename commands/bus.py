@@ -117,9 +117,13 @@ class UnitOfWork:
         self._seen[aggregate.id] = aggregate
         return aggregate
 
+    def touched(self) -> list[Any]:
+        """The aggregates with pending events, in the order they were loaded or added."""
+        return [a for a in self._seen.values() if a is not None and a.pending_events]
+
     def commit(self) -> int:
         """Save every pending event of the unit of work in one transaction; returns how many."""
-        return self.store.save([a for a in self._seen.values() if a is not None and a.pending_events])
+        return self.store.save(self.touched())
 
 
 def handle(store: Any, command: Any, *, catch_up: bool = False) -> Any:

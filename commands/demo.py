@@ -9,7 +9,9 @@
 4. bills the package fees of real UK public contracts (examples/contracts-finder, company ``uk-public``;
    :mod:`commands.demo_packages`) and reconciles them with the CSV likewise;
 5. bills a real Toggl time-tracking export weekly per client (examples/timesheets, company
-   ``class-time``; :mod:`commands.demo_timesheets`) and reconciles units and amounts with the CSV.
+   ``class-time``; :mod:`commands.demo_timesheets`) and reconciles units and amounts with the CSV;
+6. closes the statements of 127,106 real purchase-card transactions (examples/birmingham-pcard, company
+   ``birmingham``; :mod:`commands.demo_cards`) and reconciles every statement with its file's rows.
 
 Exit status 1 if anything does not reconcile.
 
@@ -21,8 +23,10 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from decimal import Decimal
+from typing import Any
 
 import click
 import sqlalchemy as sa
@@ -80,14 +84,7 @@ def main(database_url: str, fresh: bool, period: str, data: str) -> None:
 
         t0 = time.perf_counter()
         with progress_bar("tick") as advance:
-            st = {"done": 0}
-
-            def on_progress(done: int, total: int) -> None:
-                advance.set_total(total)  # type: ignore[attr-defined]
-                advance(done - st["done"])
-                st["done"] = done
-
-            summary = tick(store, TICK_AT, progress=on_progress)
+            summary = tick(store, TICK_AT, progress=_counting(advance))
         timings["tick"] = time.perf_counter() - t0
         rows = _summary(store)
 
@@ -95,14 +92,7 @@ def main(database_url: str, fresh: bool, period: str, data: str) -> None:
 
         t0 = time.perf_counter()
         with progress_bar("package fees") as advance:
-            pk_state = {"done": 0}
-
-            def on_pk(done: int, total: int) -> None:
-                advance.set_total(total)  # type: ignore[attr-defined]
-                advance(done - pk_state["done"])
-                pk_state["done"] = done
-
-            packages = demo_packages.run(store, progress=on_pk)
+            packages = demo_packages.run(store, progress=_counting(advance))
         timings["package fees"] = time.perf_counter() - t0
 
         from commands import demo_timesheets
@@ -110,6 +100,13 @@ def main(database_url: str, fresh: bool, period: str, data: str) -> None:
         t0 = time.perf_counter()
         timesheets = demo_timesheets.run(store)
         timings["timesheets"] = time.perf_counter() - t0
+
+        from commands import demo_cards
+
+        t0 = time.perf_counter()
+        with progress_bar("card statements") as advance:
+            cards = demo_cards.run(store, progress=_counting(advance))
+        timings["card statements"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - started
 
     expected = load(data)
@@ -143,8 +140,44 @@ def main(database_url: str, fresh: bool, period: str, data: str) -> None:
         )
     packages_ok = _print_packages(packages)
     timesheets_ok = _print_timesheets(timesheets)
-    if not (flights_ok and packages_ok and timesheets_ok):
+    cards_ok = _print_cards(cards)
+    if not (flights_ok and packages_ok and timesheets_ok and cards_ok):
         sys.exit(1)
+
+
+def _counting(advance: Any) -> Callable[[int, int], None]:
+    """A ``progress(done, total)`` callback that moves the bar ``advance`` (of :func:`progress_bar`)."""
+    state = {"done": 0}
+
+    def on_progress(done: int, total: int) -> None:
+        advance.set_total(total)
+        advance(done - state["done"])
+        state["done"] = done
+
+    return on_progress
+
+
+def _print_cards(c: dict) -> bool:
+    """Print the card-statement summary; True if every closed statement equals its file's rows."""
+    cur = c["summary"]["currencies"][0] if c["summary"]["currencies"] else {}
+    table(["statement files", "cards", "statements closed", "charges", "refunds", "charges (GBP)", "refunds (GBP)", "closed total (GBP)"],
+          [[c["files"], c["cards"], cur.get("closed", 0), cur.get("charges", 0), cur.get("refunds", 0), cur.get("charges_total"),
+            cur.get("refunds_total"), cur.get("closed_total")]],
+          title="Birmingham purchase-card statements (Europe/London), one card per masked number and directorate")
+    total = sum((v[0] for v in c["expected"].values()), Decimal(0))
+    rows = sum(v[1] for v in c["expected"].values())
+    ok = (c["got"] == c["expected"] and c["per_file"] == c["index_totals"] and rows == c["rows"]
+          and cur.get("closed") == len(c["expected"]) and cur.get("refunds") == c["refund_rows"])
+    if ok:
+        console().print(
+            f"[bold green]reconciled[/bold green]: {len(c['got'])} closed statements, each equal to its card's rows in its file "
+            f"({rows} rows, {format_amount(total, 'GBP')} GBP; every file's total equals the index's gross_total_gbp)"
+        )
+    else:
+        wrong = sorted(k for k in set(c["got"]) | set(c["expected"]) if c["got"].get(k) != c["expected"].get(k))
+        console().print(f"[bold red]NOT reconciled[/bold red]: {len(wrong)} statements differ, e.g. "
+                        f"{[(k, c['got'].get(k), c['expected'].get(k)) for k in wrong[:3]]}")
+    return ok
 
 
 def _print_timesheets(t: dict) -> bool:

@@ -3,6 +3,20 @@
 :func:`commands.bus.handle`."""
 
 from commands.api_keys import CreateApiKey, RevokeApiKey
+from commands.card_import import ImportCards, ImportCharges
+from commands.cards import (
+    AddCard,
+    ChargeCard,
+    CloseStatement,
+    DeleteStatement,
+    InitStatements,
+    MoveStatement,
+    PayStatement,
+    SetCardActive,
+    SetRecurringCharge,
+    SetStatementCycle,
+    UpdateCard,
+)
 from commands.companies import AddTaxRate, SetCompany
 from commands.consolidated import CreditConsolidated, PayConsolidated
 from commands.contract_import import ImportContracts
@@ -24,6 +38,8 @@ from commands.ticking import Tick
 from commands.timesheets import AddTimesheetEntry, CorrectTimesheetEntry, DeleteTimesheetEntry, ImportTimesheets, InvoiceTimesheetWeek, SetCustomerRate
 
 __all__ = [
+    "AddCard", "ChargeCard", "CloseStatement", "DeleteStatement", "ImportCards", "ImportCharges", "InitStatements",
+    "MoveStatement", "PayStatement", "SetCardActive", "SetRecurringCharge", "SetStatementCycle", "UpdateCard",
     "AddCustomer", "AddPosition", "CreateApiKey", "RevokeApiKey", "AddTaxRate", "ApproveCustomer", "CancelIndividualInvoice", "ChangePosition",
     "AddTimesheetEntry", "CorrectTimesheetEntry", "DeleteTimesheetEntry", "ImportTimesheets", "InvoiceTimesheetWeek", "SetCustomerRate", "CreateContract", "CreateEngagement", "CreditConsolidated", "EndEngagement", "ImportEngagements", "RenewEngagement", "UpdateEngagement", "CreditInvoice", "EndContract", "FinalizeInvoice", "ImportContracts",
     "ImportCustomers", "MarkSent", "PayConsolidated", "PayInvoice", "RecordInvoices", "RemovePosition", "SetCompany",

@@ -127,3 +127,32 @@ def parse_date(text: str | date, field: str) -> date:
 def days(n: int) -> timedelta:
     """Return ``timedelta(days=n)``."""
     return timedelta(days=n)
+
+
+#: Business-day calendars for due dates (issue 9): a country's public holidays from the ``holidays``
+#: package, or ``NONE`` (weekends only).
+CALENDARS = ("BR", "US", "GB", "NONE")
+
+
+def validate_calendar(value: object, field: str = "holidays") -> str:
+    """``BR``, ``US``, ``GB`` or ``none`` (upper-cased); :class:`ValidationError` naming ``field``."""
+    key = str(value).strip().upper() if value not in (None, "") else "NONE"
+    if key not in CALENDARS:
+        raise ValidationError(field, f"{value!r} is not one of BR, US, GB, none")
+    return key
+
+
+@lru_cache(maxsize=4096)
+def _holidays(country: str, year: int) -> frozenset[date]:
+    import holidays
+
+    return frozenset(holidays.country_holidays(country, years=year))
+
+
+def next_business_day(day: date, country: str) -> date:
+    """``day`` if it is a business day, else the next one: not a Saturday or Sunday and, unless ``country``
+    is ``NONE``, not a national public holiday of ``country`` (the ``holidays`` package's calendar:
+    ``BR`` Brazil, ``US`` United States, ``GB`` United Kingdom, nationwide holidays only)."""
+    while day.weekday() >= 5 or (country != "NONE" and day in _holidays(country, day.year)):
+        day += timedelta(days=1)
+    return day

@@ -47,3 +47,65 @@ def next_run_after(start: date, interval: str, after: date) -> date:
     while (d := nth_run(start, interval, n)) <= after:
         n += 1
     return d
+
+
+# ==================================================================== statement cycles (issue 9)
+#: Boundaries of a card statement on its closing day: the purchase belongs to the statement that closes
+#: that day (``INCLUSIVE``) or to the next (``EXCLUSIVE``, as Nubank and Itaú do).
+INCLUSIVE, EXCLUSIVE = "INCLUSIVE", "EXCLUSIVE"
+
+
+def closing_date(year: int, month: int, closing_day: int) -> date:
+    """The closing date of ``closing_day`` (1–31) in a month, clamped to the month's last day: closing day
+    31 closes on Feb 28/29, Mar 31, Apr 30. Computed per month from the anchor, never by adding a month to
+    the previous close, so it never drifts."""
+    return date(year, month, min(closing_day, calendar.monthrange(year, month)[1]))
+
+
+def _end_of(year: int, month: int, closing_day: int, boundary: str) -> date:
+    c = closing_date(year, month, closing_day)
+    return c if boundary == INCLUSIVE else date.fromordinal(c.toordinal() - 1)
+
+
+def statement_end_on_or_after(day: date, closing_day: int, boundary: str) -> date:
+    """The first anchored statement end date (inclusive local date) on or after ``day``: the closing date
+    itself (``INCLUSIVE``) or the day before it (``EXCLUSIVE``)."""
+    y, m = day.year, day.month
+    while (end := _end_of(y, m, closing_day, boundary)) < day:
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return end
+
+
+def statement_end_before(day: date, closing_day: int, boundary: str) -> date:
+    """The last anchored statement end date strictly before ``day``."""
+    y, m = day.year, day.month
+    while (end := _end_of(y, m, closing_day, boundary)) >= day:
+        y, m = (y - 1, 12) if m == 1 else (y, m - 1)
+    return end
+
+
+def statement_containing(day: date, closing_day: int, boundary: str) -> tuple[date, date]:
+    """The anchored statement period ``(start, end)`` (inclusive local dates) that contains ``day``."""
+    end = statement_end_on_or_after(day, closing_day, boundary)
+    return date.fromordinal(statement_end_before(end, closing_day, boundary).toordinal() + 1), end
+
+
+def statement_after(end: date, closing_day: int, boundary: str) -> tuple[date, date]:
+    """The period after a statement that ended on ``end`` (anchored, or moved by the bank): from ``end`` + 1
+    day to the anchored end after the one ``end`` stands for — the anchored end nearest to ``end`` (the
+    later one on a tie). So later periods continue from the anchor: moved from Jan 31 to Jan 25 or to Feb 2,
+    the next statement still ends on Feb 29 (closing day 31), never after a stub of a few days."""
+    start = date.fromordinal(end.toordinal() + 1)
+    after = statement_end_on_or_after(end, closing_day, boundary)
+    before = statement_end_before(end, closing_day, boundary)
+    stands_for = after if (after - end) <= (end - before) else before
+    return start, statement_end_on_or_after(date.fromordinal(stands_for.toordinal() + 1), closing_day, boundary)
+
+
+def first_day_after(day: date, day_of_month: int) -> date:
+    """The first date strictly after ``day`` whose day of the month is ``day_of_month`` (1–31), clamped
+    to the month's last day (the due day 31 falls on Feb 28/29)."""
+    y, m = day.year, day.month
+    while (d := closing_date(y, m, day_of_month)) <= day:
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return d

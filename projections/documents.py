@@ -1,5 +1,5 @@
 """The read model of every document of every source (issue 7): invoices of contracts, credit notes, and
-consolidated invoices, in one table ``invoices`` (``kind`` INVOICE, CREDIT_NOTE or CONSOLIDATED, ``source``
+consolidated invoices and card statements, in one table ``invoices`` (``kind`` INVOICE, CREDIT_NOTE, CONSOLIDATED or STATEMENT, ``source``
 what produced it), with lines (``invoice_lines``; a consolidated invoice's lines stay in
 ``consolidated_invoice_lines``) and tax breakdown (``invoice_taxes``), and the outbox of invoices to send.
 The lifecycle handlers serve every document aggregate alike: one lifecycle, one projection of it."""
@@ -15,6 +15,7 @@ from projections.writer import Writer
 
 IV = "billing:Invoice."
 K = "billing:ConsolidatedInvoice."
+CS = "billing:CreditCardInvoice."
 #: The tax "rate" of consolidated lines (amounts as recorded): see domain.consolidated_invoice.
 AS_RECORDED = "as recorded"
 
@@ -25,8 +26,8 @@ def _sid(v: Any) -> str | None:
 invoices_projection = Projection(
     "invoices",
     [invoices, invoice_lines, invoice_taxes, outbox],
-    description="every document (invoices, credit notes, consolidated invoices), lines, tax breakdown, outbox",
-    version=3,
+    description="every document (invoices, credit notes, consolidated invoices, card statements), lines, tax breakdown, outbox",
+    version=4,
 )
 
 
@@ -110,17 +111,17 @@ def _invoice_issued(e: Any, w: Writer) -> None:
         _queue(w, iid, e.number, row.company, row.customer_reference, e.timestamp)
 
 
-@invoices_projection.on(IV + "MarkedOverdue", K + "MarkedOverdue")
+@invoices_projection.on(IV + "MarkedOverdue", K + "MarkedOverdue", CS + "MarkedOverdue")
 def _invoice_overdue(e: Any, w: Writer) -> None:
     w.update(invoices, {"invoice_id": str(e.originator_id)}, {"status": "OVERDUE"})
 
 
-@invoices_projection.on(IV + "PaymentRecorded", K + "PaymentRecorded")
+@invoices_projection.on(IV + "PaymentRecorded", K + "PaymentRecorded", CS + "PaymentRecorded")
 def _invoice_payment(e: Any, w: Writer) -> None:
     w.update(invoices, {"invoice_id": str(e.originator_id)}, {"paid": e.paid_total})
 
 
-@invoices_projection.on(IV + "Paid", K + "Paid")
+@invoices_projection.on(IV + "Paid", K + "Paid", CS + "Paid")
 def _invoice_paid(e: Any, w: Writer) -> None:
     w.update(invoices, {"invoice_id": str(e.originator_id)}, {"status": "PAID"})
 
@@ -161,3 +162,18 @@ def _consolidated_issued(e: Any, w: Writer) -> None:
         },
     )
     w.insert(invoice_taxes, {"invoice_id": iid, "tax_rate": AS_RECORDED, "tax_percent": Decimal(0), "base": e.total, "tax": Decimal(0)})
+
+
+
+@invoices_projection.on(CS + "InvoiceIssued")
+def _statement_issued(e: Any, w: Writer) -> None:
+    """A closed card statement is a document (kind STATEMENT, source ``card:<reference>``; its charges are
+    in ``card_charges``; no tax: ``net`` = ``gross`` = the statement's total)."""
+    w.insert(invoices, {
+        "invoice_id": str(e.originator_id), "number": e.number, "sequence": e.seq, "kind": "STATEMENT", "status": e.status,
+        "company": e.company, "customer_id": str(e.card_id), "customer_reference": e.card_reference,
+        "source": f"card:{e.card_reference}", "currency": e.currency, "net": e.total_amount, "tax": Decimal(0),
+        "gross": e.total_amount, "paid": Decimal(0), "credited": Decimal(0), "issue_date": e.issue_date,
+        "due_date": e.due_date, "payment_terms_days": (e.due_date - e.issue_date).days, "period_start": e.start_date,
+        "period_end": e.end_date, "references_number": None, "reason": "", "auto_send": False, "created_at": e.timestamp,
+    })

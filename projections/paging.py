@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from domain.errors import NotFound, ValidationError
+from projections.card_tables import credit_cards
 from projections.tables import api_keys, companies, contracts, customers
 
 DEFAULT_LIMIT = 100
@@ -54,16 +55,17 @@ def paged(conn: sa.Connection, stmt: sa.Select, paging: Paging | None) -> sa.Sel
 
 
 def require_known(engine: sa.Engine, *, customer: str | None = None, contract: str | None = None,
-                  company: str | None = None) -> None:
+                  company: str | None = None, card: str | None = None) -> None:
     """Raise :class:`NotFound` naming the field if a filter names a customer or contract (of ``company``,
     when given) or a company the read models do not know (an unknown reference is an error, not an empty
-    list). The default company always exists; a company is known once it has settings, a customer, a
-    contract or an API key."""
+    list); likewise a card. The default company always exists; a company is known once it has settings, a
+    customer, a contract, a card or an API key."""
     checks: list[tuple[str, str, Any]] = []
     if company and company != "default":
         checks.append(("company", company, sa.select(sa.literal(1)).where(sa.or_(
             sa.exists().where(companies.c.company == company), sa.exists().where(customers.c.company == company),
             sa.exists().where(contracts.c.company == company), sa.exists().where(api_keys.c.company == company),
+            sa.exists().where(credit_cards.c.company == company),
         ))))
     if customer:
         stmt = sa.select(customers.c.reference).where(customers.c.reference == customer)
@@ -71,6 +73,9 @@ def require_known(engine: sa.Engine, *, customer: str | None = None, contract: s
     if contract:
         stmt = sa.select(contracts.c.reference).where(contracts.c.reference == contract)
         checks.append(("contract", contract, stmt.where(contracts.c.company == company) if company else stmt))
+    if card:
+        stmt = sa.select(credit_cards.c.reference).where(credit_cards.c.reference == card)
+        checks.append(("card", card, stmt.where(credit_cards.c.company == company) if company else stmt))
     if not checks:
         return
     with engine.connect() as conn:

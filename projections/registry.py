@@ -8,6 +8,7 @@ from projections.contracts import contracts_projection
 from projections.documents import invoices_projection
 from projections.engagements import engagements_projection
 from projections.timesheets import timesheets_projection
+from projections.cards import cards_projection
 from projections.due_index import due_index_projection
 from projections.runner import Projection
 
@@ -20,6 +21,7 @@ ALL: list[Projection] = [
     invoices_projection,
     engagements_projection,
     timesheets_projection,
+    cards_projection,
     due_index_projection,
 ]
 

@@ -280,10 +280,19 @@ def test_served_by_billing_serve(server: tuple[str, str, str]) -> None:
         r = c.post("/v1/customers", content=b"{", headers={"Content-Type": "application/json"})
         assert r.status_code == 422 and "Traceback" not in r.text
         assert c.get("/openapi.json").json()["info"]["title"] == "billing-engine"
+        card = {"reference": "V", "holder": "Ana", "last4": "1234", "currency": "EUR", "closing_day": 31, "at": "2026-02-02T00:00:00Z"}
+        assert c.post("/v1/cards", json=card).status_code == 201
+        r = c.post("/v1/cards/V/charges", json={"charge_id": "p1", "date": "2026-02-01", "amount": "100.00", "installments": 3,
+                                                "at": "2026-02-02T00:00:00Z"})
+        assert r.status_code == 200 and r.json()["installment_parts_pending"] == 2
+        assert c.get("/v1/credit-card-invoices/ST-V-0001/").json()["total_amount"] == "33.34"
     # What the server wrote, the CLI reads.
     docs = js(url, "invoices", "list", "--company", "acme")
     assert [d["issue_date"] for d in docs] == ["2026-01-01", "2026-02-01"]
     assert "issued 0 document(s)" in ok(url, "tick", "--at", "2026-02-02T00:00:00+00:00", "--company", "acme")
+    statements = js(url, "cards", "statements", "--company", "acme")
+    assert [(s["number"], s["start_date"], s["status"], s["total_amount"]) for s in statements] == [
+        ("ST-V-0001", "2026-02-01", "OPEN", "33.34")]
 
 
 # ============================================================================================ schemathesis

@@ -22,6 +22,7 @@ import click
 #: no area.
 AREAS: dict[str, tuple[str, str]] = {
     "api-keys": ("commands.cli.serve:api_keys", "API keys for the HTTP API, one company each."),
+    "cards": ("commands.cli.cards:cards", "Credit cards: statements per billing period that close and open the next."),
     "companies": ("commands.cli.companies:companies", "Companies (tenants): name, zone, currency, number formats."),
     "tax-rates": ("commands.cli.companies:tax_rates", "A company's tax-rate catalogue, effective from a date."),
     "consolidated": ("commands.cli.consolidated:consolidated", "Consolidated invoices: one per customer and billing period."),

@@ -128,7 +128,9 @@ class Engine:
 
 def create_app(database_url: str | None = None) -> FastAPI:
     """The API over the store of ``database_url`` (default: ``$BILLING_DATABASE_URL``, else billing.db)."""
-    from commands.http import routes_admin, routes_contracts, routes_customers, routes_engagements, routes_invoices, routes_timesheets
+    from commands.http import (
+        routes_admin, routes_cards, routes_contracts, routes_customers, routes_engagements, routes_invoices, routes_timesheets,
+    )
     from commands.http.idempotency import IdempotencyMiddleware
 
     app = FastAPI(
@@ -174,7 +176,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
         app.add_exception_handler(cls, _classified)
     app.add_exception_handler(Exception, _classified)
 
-    for module in (routes_customers, routes_invoices, routes_contracts, routes_engagements, routes_timesheets, routes_admin):
+    for module in (routes_customers, routes_invoices, routes_contracts, routes_engagements, routes_timesheets, routes_cards, routes_admin):
         app.include_router(module.router, prefix="/v1", responses=PROBLEM_RESPONSES)
     return app
 

@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import Any
 
 #: The scenario modules, one per billing behaviour.
-MODULES = ["scenarios.consolidation", "scenarios.contracts", "scenarios.package_fees", "scenarios.timesheets"]
+MODULES = ["scenarios.consolidation", "scenarios.contracts", "scenarios.package_fees", "scenarios.timesheets", "scenarios.cards"]
 
 
 @dataclass(frozen=True)
