@@ -106,7 +106,8 @@ class SetStatementCycle:
 @dataclass(frozen=True)
 class CloseStatement:
     """Close the card's open statement by hand (the source system's ``close_invoice``): it ends today
-    (the command's local date) and closes now; the next one opens."""
+    (the command's local date; a statement whose end has passed keeps it) and closes now; the next one
+    opens."""
 
     card: str
     at: datetime
@@ -172,8 +173,10 @@ class SetRecurringCharge:
     stop: bool = False
 
 
-#: Cards changed per save of a command over many cards (a card and its statements: a few events each).
-BATCH_CARDS = 100
+#: Events per save of a command over many cards (the store's bound is commands.app.MAX_EVENTS_PER_SAVE).
+BATCH_EVENTS = 400
+#: Cards per unit of work when a batch is redone after a lost race.
+BATCH_CARDS = 50
 
 
 def preload_cards(work: UnitOfWork, ids: Sequence[Any]) -> None:
@@ -188,31 +191,54 @@ def in_batches(uow: UnitOfWork, keys: Sequence[Any], apply: Callable[[UnitOfWork
                owner: Callable[[Any], UUID] = lambda k: k, work: UnitOfWork | None = None,
                applied: list[Any] | None = None) -> list[Any]:
     """Run ``apply(unit, key)`` for every key (each key changes one card, ``owner(key)``, and its
-    statements) and save the result in saves of :data:`BATCH_CARDS` cards, so that a save stays within the
-    store's bound (:data:`commands.app.MAX_EVENTS_PER_SAVE`).
+    statements) and save the result card by card in saves of at most :data:`BATCH_EVENTS` events (the
+    store's bound, :data:`commands.app.MAX_EVENTS_PER_SAVE`; a card's events are never split).
 
     Every key is applied first, on one unit of work (``work``, or a new one that ``preload`` fills; with
     ``applied``, the caller applied them on ``work`` already and these are the results): the first problem
-    raises and nothing is written. Then the cards' events are saved batch by batch. Should
-    another writer have saved one of them first, that batch and the rest are run again from scratch on
-    fresh state, each with the engine's retry loop (:func:`commands.bus.retrying`); what the other writer
-    did is then found (the commands are idempotent). Returns the results per key, in order."""
+    raises and nothing is written. Then the cards' events are saved batch by batch. Should another writer
+    have saved one of them first, the cards not saved yet are run again from scratch on fresh state, with
+    the engine's retry loop (:func:`commands.bus.retrying`); what the other writer did is then found (the
+    commands are idempotent). Returns the results per key, in order."""
     if work is None:
         work = UnitOfWork(uow.store, uow.at)
         preload(work, keys)
     results = applied if applied is not None else [apply(work, k) for k in keys]
-    pending: dict[UUID, list[Any]] = {}
-    for a in work.touched():
-        pending.setdefault(a.id if isinstance(a, CreditCard) else a.card_id, []).append(a)
     from eventsourcing.persistence import IntegrityError
 
-    for i in range(0, len(keys), BATCH_CARDS):
-        chunk = keys[i:i + BATCH_CARDS]
-        try:
-            uow.store.save([a for k in dict.fromkeys(owner(k) for k in chunk) for a in pending.get(k, [])])
-        except IntegrityError:
-            return results[:i] + _again(uow, keys[i:], apply, preload)
+    groups = _by_card(work)
+    saved: set[UUID] = set()
+    try:
+        for batch in _batches(groups):
+            uow.store.save([a for cid in batch for a in groups[cid]])
+            saved.update(batch)
+    except IntegrityError:
+        rest = [i for i, k in enumerate(keys) if owner(k) not in saved]
+        for i, r in zip(rest, _again(uow, [keys[i] for i in rest], apply, preload)):
+            results[i] = r
     return results
+
+
+def _by_card(work: UnitOfWork) -> dict[UUID, list[Any]]:
+    """The aggregates ``work`` changed, by the card they belong to (in the order they were loaded)."""
+    groups: dict[UUID, list[Any]] = {}
+    for a in work.touched():
+        groups.setdefault(a.id if isinstance(a, CreditCard) else a.card_id, []).append(a)
+    return groups
+
+
+def _batches(groups: dict[UUID, list[Any]]) -> list[list[UUID]]:
+    """Cards in saves of at most :data:`BATCH_EVENTS` pending events (a card with more has a save of its own)."""
+    out: list[list[UUID]] = [[]]
+    n = 0
+    for cid, aggregates in groups.items():
+        size = sum(len(a.pending_events) for a in aggregates)
+        if out[-1] and n + size > BATCH_EVENTS:
+            out.append([])
+            n = 0
+        out[-1].append(cid)
+        n += size
+    return out
 
 
 def _again(uow: UnitOfWork, keys: Sequence[Any], apply: Callable[[UnitOfWork, Any], Any],
@@ -223,14 +249,17 @@ def _again(uow: UnitOfWork, keys: Sequence[Any], apply: Callable[[UnitOfWork, An
             work = UnitOfWork(uow.store, uow.at)
             preload(work, chunk)
             done = [apply(work, k) for k in chunk]
-            work.commit()
+            groups = _by_card(work)
+            for batch in _batches(groups):
+                uow.store.save([a for cid in batch for a in groups[cid]])
             return done
 
         out.extend(retrying(save))
     return out
 
 
-_COMPARED = ("holder", "last4", "currency", "timezone", "closing_day", "due_day", "due_after_days", "boundary", "holidays")
+#: What must match for adding a card again to be a no-op (its zone is a snapshot of the company's).
+_COMPARED = ("holder", "last4", "currency", "closing_day", "due_day", "due_after_days", "boundary", "holidays")
 
 
 def _where(company: str) -> str:
@@ -315,6 +344,8 @@ def purchase(charge_id: object, charge_date: object, amount: object, merchant: o
     the field: ``charge_id``, ``date``, ``amount`` (required; the currency's minor unit; a negative one is a
     refund), ``currency`` (another than the card's), ``merchant``, ``installments`` (1–48), ``attributes``."""
     cid = validate_reference(charge_id, "charge_id")
+    if "/" in cid:
+        raise ValidationError("charge_id", f"{cid!r} contains '/'; a charge id has none (installment parts are <id>/2, ...)")
     if charge_date in (None, ""):
         raise ValidationError("date", "a charge needs its date (ISO 8601, like 2026-01-31)")
     day = parse_date(charge_date, "date")
@@ -362,8 +393,10 @@ def _set_cycle(cmd: SetStatementCycle, uow: UnitOfWork) -> dict[str, int]:
         moved = card.set_cycle(end)
         if moved is None:
             return "unchanged"
-        seq, start, new_end = moved
-        work.require(statement_id(card.id, seq), "statement", f"statement {seq} of card {card.reference}").set_cycle(start, new_end)
+        seq, start, new_end, released = moved
+        statement = work.require(statement_id(card.id, seq), "statement", f"statement {seq} of card {card.reference}")
+        statement.set_cycle(start, new_end)
+        statement.post(released)
         return "moved"
 
     done = in_batches(uow, cards_of(uow, validate_company(cmd.company), cmd.card), apply)
@@ -380,8 +413,8 @@ def _close(cmd: CloseStatement, uow: UnitOfWork) -> str:
     statement = open_statements(uow, card)[card.open[0][0]]
     if statement.start_date > today:
         raise Conflict("card", f"the open statement {statement.number} starts on {statement.start_date}, after today {today}")
-    if card.set_cycle(today) is not None:
-        statement.set_cycle(statement.start_date, today)
+    if today < statement.end_date and card.set_cycle(today) is not None:
+        statement.set_cycle(statement.start_date, today)  # (an earlier end releases no waiting charge)
     new = close_oldest(card, statement, uow.at)
     if new is not None:
         uow.add(new)
@@ -422,7 +455,7 @@ def _move(cmd: MoveStatement, uow: UnitOfWork) -> None:
     card, statement = load_statement(uow, cmd.number, cmd.company)
     start, end = parse_date(cmd.start_date, "start_date"), parse_date(cmd.end_date, "end_date")
     statement.set_cycle(start, end)
-    card.move_statement(statement.seq, start, end)
+    statement.post(card.move_statement(statement.seq, start, end))
 
 
 @handler(DeleteStatement)

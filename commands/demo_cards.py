@@ -119,4 +119,4 @@ def run(store: Any, path: str = DATA, progress: Callable[[int, int], None] | Non
     index_totals = {max(r["transaction_date"] for r in files[e["statement_file"]]): Decimal(e["gross_total_gbp"]) for e in index}
     return {"files": len(index), "cards": len(known), "closed": closed, "summary": summary(store.read_engine, COMPANY),
             "got": got, "expected": expected(index, files), "per_file": per_file, "index_totals": index_totals,
-            "rows": sum(len(r) for r in files.values()), "refund_rows": sum(1 for r in files.values() for x in r if x["amount"].startswith("-"))}
+            "rows": sum(len(r) for r in files.values()), "refund_rows": sum(1 for r in files.values() for x in r if Decimal(x["billing_amount"] or x["amount"]) < 0)}

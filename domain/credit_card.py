@@ -20,8 +20,7 @@ more only after ``init-statements`` opened past periods to import history into. 
 open statement whose period contains its date; one dated before every open statement (in a period already
 closed) lands in the current (newest) one, marked ``late``; one dated after the current statement's end (the
 tick has not closed it yet) **waits** on the card and lands in the statement that holds its date when that
-one opens (should the bank move the open statement's end over its date meanwhile, it lands in the next
-one, marked late). A purchase in ``N`` installments puts one part in each of N
+one opens, or when the bank moves the open statement's end over its date. A purchase in ``N`` installments puts one part in each of N
 consecutive statements, the remainder cent(s) in the first part (:func:`installment_parts`); parts for
 statements not open yet wait on the card and are posted when their statement opens. Charge ids are the
 external keys, unique per card: the same id with the same data again is a no-op, with other data an error.
@@ -132,16 +131,24 @@ class CreditCard(BillingAggregate):
                 c.waiting = [*c.waiting, *self.waiting]
 
     class StatementCycleSet(BillingAggregate.Event):
-        """The open statement ``seq`` now ends on ``end_date`` (starting ``start_date``)."""
+        """The open statement ``seq`` now runs ``start_date`` to ``end_date``; the purchases that were
+        waiting with a date now inside it (``released``, their ids) land in it (later installment parts
+        wait for the statements after it)."""
 
         TOPIC = "billing:CreditCard.StatementCycleSet"
         seq: int
         start_date: date
         end_date: date
         cycle: dict
+        released: list
 
         def apply(self, c: CreditCard) -> None:
             c.open = [list(x) for x in self.cycle["open"]]
+            c._released = []
+            if self.released:
+                gone = set(self.released)
+                c._release(self.seq, self.start_date, [w for w in c.waiting if w[0] in gone])
+                c.waiting = [w for w in c.waiting if w[0] not in gone]
 
     class PeriodClosed(BillingAggregate.Event):
         """Statement ``seq`` (``start``–``end``) closed with ``total`` over ``count`` charges, due
@@ -160,22 +167,16 @@ class CreditCard(BillingAggregate):
 
         def apply(self, c: CreditCard) -> None:
             c.open = [list(x) for x in self.cycle["open"]]
+            c.last_end = self.end
             c._released = []
             if self.next:
                 seq, start = self.next[0], date.fromisoformat(self.next[1])
                 c.next_seq = seq + 1
-                # purchases waiting for this period land in it now (their later installments wait by seq)
-                release = [w for w in c.waiting if w[1] <= self.next[2]]
-                c.waiting = [w for w in c.waiting if w[1] > self.next[2]]
-                parts: list[list] = []
-                for w in release:
-                    p = Purchase.from_event(w)
-                    for k, charge in enumerate(split_charge(p.id, p.date, p.amount, c.currency, p.merchant, p.parts, p.attributes,
-                                                            p.date < start)):
-                        parts.append([seq + k, [charge.to_event()]])
-                c.pending = [*c.pending, *(x for x in parts if x[0] != seq)]
-                c._released = [x for x in c.pending if x[0] == seq] + [x for x in parts if x[0] == seq]
+                # the installment parts and the purchases waiting for this period land in it now
+                c._released = [x for x in c.pending if x[0] == seq]
                 c.pending = [x for x in c.pending if x[0] != seq]
+                c._release(seq, start, [w for w in c.waiting if w[1] <= self.next[2]])
+                c.waiting = [w for w in c.waiting if w[1] > self.next[2]]
             c.closed += 1
 
     class StatementDeleted(BillingAggregate.Event):
@@ -208,6 +209,7 @@ class CreditCard(BillingAggregate):
         date: date
         next: date
         schedule: dict
+        skipped: bool
 
         def apply(self, c: CreditCard) -> None:
             c.recurring = {**c.recurring, self.charge_id: {**c.recurring[self.charge_id], "next": self.next}}
@@ -233,6 +235,8 @@ class CreditCard(BillingAggregate):
         self.waiting: list[list] = []
         self.recurring: dict[str, dict] = {}
         self.closed = 0
+        #: The end date of the last statement closed (None before the first close).
+        self.last_end: date | None = None
         self._released: list[list] = []
         self._pending_day = 0
 
@@ -308,9 +312,21 @@ class CreditCard(BillingAggregate):
         """The installment parts waiting for statement ``seq``."""
         return [Charge.from_event(c) for s, charges in self.pending if s == seq for c in charges]
 
+    def _release(self, seq: int, start: date, purchases: list[list]) -> None:
+        """Waiting ``purchases`` land in statement ``seq`` (starting ``start``): their first parts join
+        :attr:`_released`, later installment parts wait by seq."""
+        for w in purchases:
+            p = Purchase.from_event(w)
+            for k, charge in enumerate(split_charge(p.id, p.date, p.amount, self.currency, p.merchant, p.parts, p.attributes,
+                                                    p.date < start)):
+                if k == 0:
+                    self._released = [*self._released, [seq, [charge.to_event()]]]
+                else:
+                    self.pending = [*self.pending, [seq + k, [charge.to_event()]]]
+
     def pending_for_opened(self, seq: int) -> list[Charge]:
-        """The parts for statement ``seq`` just opened by :meth:`record_close` (they left ``pending`` with
-        its event, which names the statement)."""
+        """The charges for statement ``seq`` that the last :meth:`record_close` or cycle change released:
+        installment parts that waited for it and purchases that waited for its period."""
         return [Charge.from_event(c) for s, charges in self._released if s == seq for c in charges]
 
     # ------------------------------------------------------------------------------------- charges
@@ -377,9 +393,10 @@ class CreditCard(BillingAggregate):
         open); returns the statement opened, if one was. False → False is a no-op (None)."""
         if active == self.active:
             return None
-        if not active and self.waiting:
-            raise Conflict("card", f"card {self.reference} has {len(self.waiting)} charges waiting for its next statement; "
-                                   "close the open statement first (billing tick or billing cards close)")
+        if not active and (self.waiting or self.pending):
+            n = len(self.waiting) + sum(len(x[1]) for x in self.pending)
+            raise Conflict("card", f"card {self.reference} has {n} charges or installment parts waiting for its next statements; "
+                                   "a card is deactivated once they are posted")
         opened = None
         if active and not self.open:
             a, b = statement_containing(today, self.closing_day, self.boundary)
@@ -387,35 +404,40 @@ class CreditCard(BillingAggregate):
         self.trigger_event(self.ActiveSet, active=active, opened=opened, cycle=self._cycle(self.open + ([opened] if opened else []), active))
         return opened
 
-    def set_cycle(self, end: date) -> tuple[int, date, date] | None:
-        """Move the current open statement's end to ``end`` (its start stays). Returns ``(seq, start,
-        end)`` or None if unchanged. Raises :class:`ValidationError` (field ``end_date``) for an end before
-        the statement's start or before an older open statement's end."""
+    def set_cycle(self, end: date) -> tuple[int, date, date, list[Charge]] | None:
+        """Move the current open statement's end to ``end`` (its start stays); purchases waiting with a
+        date up to ``end`` land in it. Returns ``(seq, start, end, charges to post on that statement)`` or
+        None if unchanged. Raises :class:`ValidationError` (field
+        ``end_date``) for an end before the statement's start."""
         seq, start, old = self.open_statements()[-1]
         if end < start:
             raise ValidationError("end_date", f"{end} is before the open statement's start {start}; "
                                               "a statement ends on or after its first day")
         if end == old:
             return None
-        self._cycle_set(seq, start, end)
-        return seq, start, end
+        return seq, start, end, self._cycle_set(seq, start, end)
 
-    def move_statement(self, seq: int, start: date, end: date) -> None:
-        """Move open statement ``seq`` to ``[start, end]`` (HTTP PUT). Raises :class:`ValidationError`
-        for an end before the start or a period overlapping a neighbouring open statement, :class:`Conflict`
-        if ``seq`` is not open."""
+    def move_statement(self, seq: int, start: date, end: date) -> list[Charge]:
+        """Move open statement ``seq`` to ``[start, end]`` (HTTP PUT). The periods of a card follow each
+        other without gap or overlap, so the start can move only on a card's first statement (otherwise it
+        is the day after the statement before), and the end only on the current one (otherwise it is the
+        day before the next). Returns the waiting charges that now land in it (the caller posts them).
+        Raises :class:`ValidationError` (``start_date``/``end_date``) for an end
+        before the start or a broken sequence, :class:`Conflict` if ``seq`` is not open."""
         opened = self.open_statements()
         idx = next((i for i, s in enumerate(opened) if s[0] == seq), None)
         if idx is None:
             raise Conflict("statement", f"statement {seq} of card {self.reference} is not open")
         if end < start:
             raise ValidationError("end_date", f"{end} is before the start {start}")
-        if idx > 0 and start <= opened[idx - 1][2]:
-            raise ValidationError("start_date", f"{start} is not after the end {opened[idx - 1][2]} of the statement before")
-        if idx + 1 < len(opened) and end >= opened[idx + 1][1]:
-            raise ValidationError("end_date", f"{end} is not before the start {opened[idx + 1][1]} of the statement after")
-        if (start, end) != opened[idx][1:]:
-            self._cycle_set(seq, start, end)
+        before = opened[idx - 1][2] if idx > 0 else self.last_end
+        if before is not None and start != before + timedelta(days=1):
+            raise ValidationError("start_date", f"{start} must be {before + timedelta(days=1)}, the day after the statement "
+                                                f"before ends ({before}): a card's periods have no gap or overlap")
+        if idx + 1 < len(opened) and end != opened[idx + 1][1] - timedelta(days=1):
+            raise ValidationError("end_date", f"{end} must be {opened[idx + 1][1] - timedelta(days=1)}, the day before the "
+                                              "next open statement starts; move the current statement's end instead")
+        return self._cycle_set(seq, start, end) if (start, end) != opened[idx][1:] else []
 
     def _cycle(self, open_after: list, active: bool | None = None) -> dict:
         """What the tick plans closes from, after an event: zone, closing day, boundary, active flag and
@@ -423,9 +445,12 @@ class CreditCard(BillingAggregate):
         return {"timezone": self.timezone, "closing_day": self.closing_day, "boundary": self.boundary,
                 "active": self.active if active is None else active, "open": [list(x) for x in open_after]}
 
-    def _cycle_set(self, seq: int, start: date, end: date) -> None:
+    def _cycle_set(self, seq: int, start: date, end: date) -> list[Charge]:
         after = [[s, start.isoformat(), end.isoformat()] if s == seq else [s, a, b] for s, a, b in self.open]
-        self.trigger_event(self.StatementCycleSet, seq=seq, start_date=start, end_date=end, cycle=self._cycle(after))
+        released = [w[0] for w in self.waiting if w[1] <= end.isoformat()] if seq == self.open[-1][0] else []
+        self.trigger_event(self.StatementCycleSet, seq=seq, start_date=start, end_date=end, cycle=self._cycle(after),
+                           released=released)
+        return self.pending_for_opened(seq)
 
     def init_statements(self, today: date, months: int) -> list[list] | None:
         """Open the statements covering the last ``months`` months (the source system's
@@ -463,6 +488,8 @@ class CreditCard(BillingAggregate):
     def set_recurring(self, charge_id: str, day: object, amount: Decimal, merchant: str, first: date) -> None:
         """Post ``amount`` at ``merchant`` on ``day`` (1–31, clamped) of every month from ``first`` on."""
         charge_id = validate_reference(charge_id, "charge_id")
+        if "/" in charge_id:
+            raise ValidationError("charge_id", f"{charge_id!r} contains '/'; its postings are <id>/<date>")
         d = _whole(day, "day", 1, 31, "the day of the month it is posted; clamped to a short month's last day")
         if amount <= 0:
             raise ValidationError("amount", f"{amount} is not greater than zero; a recurring charge is a purchase")
@@ -481,10 +508,13 @@ class CreditCard(BillingAggregate):
                            next=None, schedule=self._schedule(charge_id, None))
         return True
 
-    def record_recurring(self, charge_id: str, on: date) -> None:
+    def record_recurring(self, charge_id: str, on: date, skipped: bool = False) -> None:
+        """Record that recurring charge ``charge_id`` of ``on`` was posted (or ``skipped``: the card was
+        inactive that day; it is never posted later); the next one is on its day of the next month."""
         r = self.recurring[charge_id]
         nxt = first_day_after(on, r["day"])
-        self.trigger_event(self.RecurringChargePosted, charge_id=charge_id, date=on, next=nxt, schedule=self._schedule(charge_id, nxt))
+        self.trigger_event(self.RecurringChargePosted, charge_id=charge_id, date=on, next=nxt, schedule=self._schedule(charge_id, nxt),
+                           skipped=skipped)
 
     def _schedule(self, charge_id: str, nxt: date | None) -> dict:
         """Every recurring charge's ``[day, next posting date]`` (ISO; None: stopped) once ``charge_id``'s

@@ -322,3 +322,67 @@ def test_the_source_systems_resources_over_http(db_url: str) -> None:
     finally:
         api.client.close()
         api.client.app.state.engine.store.close()  # type: ignore[attr-defined]
+
+
+# ============================================================================================ review findings (each failed before its fix)
+def test_a_card_with_installment_parts_still_to_post_cannot_be_deactivated(store: Store) -> None:
+    _setup(store)
+    handle(store, ChargeCard("V", "tv", D(2024, 1, 5), "100.00", "shop", _at(D(2024, 1, 5)), "BANK", 3))
+    with pytest.raises(Conflict) as e:
+        handle(store, SetCardActive("V", False, _at(D(2024, 1, 10)), "BANK"))
+    assert e.value.field == "card"
+    tick(store, _at(D(2024, 4, 2), 12))
+    handle(store, SetCardActive("V", False, _at(D(2024, 4, 2)), "BANK"), catch_up=True)
+    assert sum(Decimal(r[4]) for r in _statements(store)) == Decimal("100.00")
+
+
+def test_history_for_many_cards_is_saved_in_bounded_batches(store: Store) -> None:
+    handle(store, SetCompany("BANK", T0, name="Bank", timezone="America/Sao_Paulo", currency="BRL"))
+    for i in range(30):
+        handle(store, AddCard(f"K{i:02d}", "Holder", "1234", "BRL", i % 28 + 1, T0, "BANK"))
+    done = handle(store, InitStatements(36, T0, "BANK"), catch_up=True)
+    assert done == {"cards": 30, "opened": 30 * 36, "unchanged": 0}
+    assert len(list_statements(store.read_engine, "BANK", card="K00")) == 37
+
+
+def test_moving_the_end_over_a_waiting_purchase_takes_it_in_and_put_keeps_periods_contiguous(store: Store) -> None:
+    _setup(store)
+    handle(store, ChargeCard("V", "early", D(2024, 2, 3), "9.99", "shop", _at(D(2024, 2, 3)), "BANK"))  # waits
+    handle(store, SetStatementCycle("V", D(2024, 2, 5), _at(D(2024, 2, 3)), "BANK"))
+    tick(store, _at(D(2024, 2, 7), 12))
+    first = list_statements(store.read_engine, "BANK", card="V", with_charges=True)[0]
+    assert (first["end_date"], first["total_amount"], [(c["charge_id"], c["late"]) for c in first["charges"]]) == (
+        "2024-02-05", "9.99", [("early", False)])
+    with pytest.raises(ValidationError) as e:  # would overlap the closed statement
+        handle(store, MoveStatement("ST-V-0002", D(2024, 1, 15), D(2024, 2, 29), _at(D(2024, 2, 7)), "BANK"))
+    assert e.value.field == "start_date"
+    handle(store, MoveStatement("ST-V-0002", D(2024, 2, 6), D(2024, 3, 2), _at(D(2024, 2, 7)), "BANK"), catch_up=True)
+    assert [r[1:3] for r in _statements(store)] == [("2024-01-01", "2024-02-05"), ("2024-02-06", "2024-03-02")]
+
+
+def test_set_cycle_for_every_card_writes_nothing_when_one_card_refuses(store: Store) -> None:
+    _setup(store)
+    handle(store, AddCard("W", "Bia", "5678", "BRL", 10, T0, "BANK"))
+    handle(store, ChargeCard("W", "late-in-period", D(2024, 1, 9), "1.00", "shop", T0, "BANK"), catch_up=True)
+    head = store.head()
+    with pytest.raises(ValidationError) as e:  # W's statement holds a charge of Jan 9
+        handle(store, SetStatementCycle(None, D(2024, 1, 5), _at(D(2024, 1, 3)), "BANK"))
+    assert e.value.field == "end_date" and store.head() == head
+
+
+def test_a_recurring_charge_is_skipped_while_the_card_is_inactive_and_never_billed_later(store: Store) -> None:
+    from commands.cards import SetRecurringCharge
+
+    _setup(store)
+    handle(store, SetRecurringCharge("V", "gym", T0, "BANK", 15, "50.00", "gym"))
+    with pytest.raises(ValidationError):
+        handle(store, SetRecurringCharge("V", "a/b", T0, "BANK", 15, "50.00", "gym"))
+    with pytest.raises(ValidationError):
+        handle(store, ChargeCard("V", "x/2", D(2024, 1, 5), "1.00", "shop", T0, "BANK"))
+    tick(store, _at(D(2024, 1, 20), 12))
+    handle(store, SetCardActive("V", False, _at(D(2024, 1, 20)), "BANK"))
+    tick(store, _at(D(2024, 3, 20), 12))
+    handle(store, SetCardActive("V", True, _at(D(2024, 3, 20)), "BANK"))
+    tick(store, _at(D(2024, 4, 20), 12))
+    charges = [c["charge_id"] for s in list_statements(store.read_engine, "BANK", with_charges=True) for c in s["charges"]]
+    assert charges == ["gym/2024-01-15", "gym/2024-04-15"]

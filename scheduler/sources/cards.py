@@ -10,9 +10,10 @@ the close instant, whenever the tick runs), the next statement opened with the i
 waiting for it; a statement without charges closes too (total 0.00), so the sequence has no holes. A
 statement whose due date has passed by the tick is marked OVERDUE at once.
 
-``card_recurring`` (rank 5): a recurring charge is posted at the local start of its day (``<id>:<date>``,
+``card_recurring`` (rank 5): a recurring charge is posted at the local start of its day (``<id>/<date>``,
 attributes ``recurring`` and ``payment_type: fixed``) to the statement that holds that date; a close due
-at the same instant comes first (lower rank).
+at the same instant comes first (lower rank). On a day the card is inactive it is skipped for good
+(``RecurringChargePosted`` with ``skipped``), so a card activated again is not billed for the pause.
 """
 
 from __future__ import annotations
@@ -133,15 +134,20 @@ class RecurringChargeSource:
         if ctx.changed_after_tick(card, *statements.values()):
             ctx.pass_over(self.kind, item, card, *statements.values())
             return
+        if not card.active:
+            ctx.touch(card)
+            card.record_recurring(rid, day, skipped=True)  # never posted later: the card was inactive that day
+            ctx.count(self.kind, "skipped_inactive")
+            return
         try:
             card.place(day)
         except DomainError:
-            ctx.count(self.kind, "not_placeable")  # an inactive card, or a statement moved past it: left for later
+            ctx.count(self.kind, "not_placeable")  # no open statement: left for a later tick
             return
         ctx.touch(card)
         for s in statements.values():
             ctx.touch(s)
-        post_purchases(card, statements, [Purchase(f"{rid}:{day.isoformat()}", day, r["amount"], r["merchant"], 1,
+        post_purchases(card, statements, [Purchase(f"{rid}/{day.isoformat()}", day, r["amount"], r["merchant"], 1,
                                                    {"recurring": rid, "payment_type": "fixed"})])
         card.record_recurring(rid, day)
         ctx.count(self.kind, "posted")

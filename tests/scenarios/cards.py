@@ -121,7 +121,7 @@ def daily_check(s: dict[str, Any]) -> None:
     assert {x["status"] for x in closed} >= {"OVERDUE", "PENDING"}
     charges = [c for x in s["statements"] for c in x["charges"]]
     assert any(c["installment"] == "3/3" for c in charges) and any(c["amount"].startswith("-") for c in charges)
-    assert any(c["charge_id"].startswith("streaming:") for c in charges)
+    assert any(c["charge_id"].startswith("streaming/") for c in charges)
 
 
 def pay_half(store: Store, at: datetime) -> None:
