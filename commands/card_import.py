@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from commands.bus import UnitOfWork, handler
-from commands.cards import AddCard, add_card, in_batches, open_statements, preload_cards, purchase
+from commands.card_batches import in_batches, preload_cards
+from commands.cards import AddCard, add_card, open_statements, purchase
 from commands.csvfiles import Problems, parse_int, read_rows, row_error
 from commands.numbering import company_of
 from domain.card_charges import Purchase, post_purchases
