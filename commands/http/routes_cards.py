@@ -317,11 +317,13 @@ def move_statement(number: str, body: StatementPut, who: Principal = Depends(pri
 
 
 @router.delete("/credit-card-invoices/{number}/", status_code=204, tags=SOURCE)
-def delete_statement(number: str, who: Principal = Depends(principal), engine: Engine = Depends(engine_of)) -> None:
-    """Delete an open statement without charges (the oldest of several open ones); else 409."""
+def delete_statement(number: str, at: str | None = None, who: Principal = Depends(principal),
+                     engine: Engine = Depends(engine_of)) -> None:
+    """Delete an open statement without charges (the oldest of several open ones); else 409. ``at``: the
+    business instant (ISO 8601 with offset; default the server's clock)."""
     from commands.cards import DeleteStatement
 
-    execute(engine, DeleteStatement(number, at_of(None), who.company))
+    execute(engine, DeleteStatement(number, at_of(at), who.company))
 
 
 @router.post("/credit-card-invoices/{number}/close_invoice/", tags=SOURCE)
