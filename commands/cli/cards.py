@@ -6,7 +6,7 @@ import click
 
 from commands.cli.common import (
     at_option, catch_up, chosen_company, company_option, counts_line, echo, emit_json, execute, json_option,
-    list_company_options, opened, page_note, page_options, paging, parse_at, parse_optional_date, table,
+    list_company_options, opened, page_options, parse_at, parse_optional_date, report, table,
 )
 
 BOUNDARY = click.Choice(["inclusive", "exclusive"], case_sensitive=False)
@@ -222,22 +222,13 @@ def cards_recurring(ctx: click.Context, card: str, company: str, charge_id: str,
 def cards_list(ctx: click.Context, company: str, all_companies: bool, limit: int, offset: int, as_json: bool) -> None:
     """List cards."""
     from projections.card_queries import list_cards
-    from projections.paging import require_known
 
-    page = paging(limit, offset)
     co = chosen_company(company, all_companies)
-    with opened(ctx, write=False) as store:
-        catch_up(store)
-        require_known(store.read_engine, company=co)
-        rows = list_cards(store.read_engine, co, paging=page)
-    page_note(page, len(rows))
-    if as_json:
-        emit_json(rows)
-        return
-    table(["reference", "company", "holder", "last4", "currency", "closing", "due", "boundary", "holidays", "active", "open", "closed"],
-          [[r["reference"], r["company"], r["holder"], r["last4"], r["currency"], r["closing_day"],
-            f"day {r['due_day']}" if r["due_day"] else f"+{r['due_after_days']} d", r["boundary"], r["holidays"],
-            "yes" if r["active"] else "no", r["open_statements"], r["closed_statements"]] for r in rows])
+    report(ctx, limit, offset, as_json, lambda engine, page: list_cards(engine, co, paging=page),
+           ["reference", "company", "holder", "last4", "currency", "closing", "due", "boundary", "holidays", "active", "open", "closed"],
+           lambda r: [r["reference"], r["company"], r["holder"], r["last4"], r["currency"], r["closing_day"],
+                      f"day {r['due_day']}" if r["due_day"] else f"+{r['due_after_days']} d", r["boundary"], r["holidays"],
+                      "yes" if r["active"] else "no", r["open_statements"], r["closed_statements"]], known={"company": co})
 
 
 @cards.command("statements")
@@ -253,24 +244,16 @@ def cards_statements(ctx: click.Context, company: str, all_companies: bool, card
     """List statements (card, period, totals, due date, payment status)."""
     from domain.errors import ValidationError
     from projections.card_queries import list_statements
-    from projections.paging import require_known
 
     if only_open and only_closed:
         raise ValidationError("open", "give --open or --closed, not both")
-    page = paging(limit, offset)
     co = chosen_company(company, all_companies)
-    with opened(ctx, write=False) as store:
-        catch_up(store)
-        require_known(store.read_engine, company=co, card=card)
-        rows = list_statements(store.read_engine, co, card, "open" if only_open else "closed" if only_closed else None, paging=page)
-    page_note(page, len(rows))
-    if as_json:
-        emit_json(rows)
-        return
-    table(["number", "card", "start", "end", "days", "closed", "total", "count", "due", "status", "paid"],
-          [[r["number"], r["card"], r["start_date"], r["end_date"], r["billing_period_days"], "yes" if r["is_closed"] else "no",
-            f"{r['total_amount']} {r['currency']}", r["purchases_count"], r["due_date"] or "", r["status"], r["paid_amount"]]
-           for r in rows])
+    state = "open" if only_open else "closed" if only_closed else None
+    report(ctx, limit, offset, as_json, lambda engine, page: list_statements(engine, co, card, state, paging=page),
+           ["number", "card", "start", "end", "days", "closed", "total", "count", "due", "status", "paid"],
+           lambda r: [r["number"], r["card"], r["start_date"], r["end_date"], r["billing_period_days"], "yes" if r["is_closed"] else "no",
+                      f"{r['total_amount']} {r['currency']}", r["purchases_count"], r["due_date"] or "", r["status"], r["paid_amount"]],
+           known={"company": co, "card": card})
 
 
 @cards.command("show")
@@ -368,18 +351,9 @@ def cards_payment_statuses(ctx: click.Context, company: str, all_companies: bool
                            as_json: bool) -> None:
     """Payment status of every closed statement (payment type credit_card)."""
     from projections.card_queries import payment_statuses
-    from projections.paging import require_known
 
-    page = paging(limit, offset)
     co = chosen_company(company, all_companies)
-    with opened(ctx, write=False) as store:
-        catch_up(store)
-        require_known(store.read_engine, company=co)
-        rows = payment_statuses(store.read_engine, co, status, paging=page)
-    page_note(page, len(rows))
-    if as_json:
-        emit_json(rows)
-        return
-    table(["statement", "type", "card", "expected", "paid", "due", "status"],
-          [[r["id"], r["payment_type"], r["card"], f"{r['expected_amount']} {r['currency']}", r["paid_amount"], r["due_date"],
-            r["status"]] for r in rows])
+    report(ctx, limit, offset, as_json, lambda engine, page: payment_statuses(engine, co, status, paging=page),
+           ["statement", "type", "card", "expected", "paid", "due", "status"],
+           lambda r: [r["id"], r["payment_type"], r["card"], f"{r['expected_amount']} {r['currency']}", r["paid_amount"], r["due_date"],
+                      r["status"]], known={"company": co})

@@ -184,6 +184,28 @@ def table(columns: list[str], rows: list[list[Any]], title: str | None = None) -
     console().print(t)
 
 
+def report(ctx: click.Context, limit: int, offset: int, as_json: bool, query: Callable[[Any, Paging], list[dict[str, Any]]],
+           columns: list[str], row: Callable[[dict[str, Any]], list[Any]], *, known: dict[str, Any] | None = None) -> None:
+    """One page of a report (what every list command does): open the store read-only, bring the read
+    models up to date, check that the filters name something that exists (``known``: the keyword arguments
+    of :func:`projections.paging.require_known`), run ``query(read engine, page)``, say on stderr how many
+    more rows there are, and print the page as JSON (``as_json``) or as a table of ``columns``, ``row(r)``
+    for each row."""
+    page = paging(limit, offset)
+    with opened(ctx, write=False) as store:
+        catch_up(store)
+        if known is not None:
+            from projections.paging import require_known
+
+            require_known(store.read_engine, **known)
+        rows = query(store.read_engine, page)
+    page_note(page, len(rows))
+    if as_json:
+        emit_json(rows)
+        return
+    table(columns, [row(r) for r in rows])
+
+
 def page_note(page: Paging, shown: int) -> None:
     """Say on stderr which rows were shown and how many more there are (``--json`` prints the page)."""
     if page.more:

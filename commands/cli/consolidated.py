@@ -6,7 +6,7 @@ import click
 
 from commands.cli.common import (
     at_option, catch_up, chosen_company, company_option, console, echo, emit_json, execute, json_option,
-    list_company_options, opened, page_note, page_options, paging, parse_at, table,
+    list_company_options, opened, page_options, parse_at, report, table,
 )
 
 
@@ -26,23 +26,12 @@ def consolidated_list(ctx: click.Context, customer: str | None, status: str | No
                       limit: int, offset: int, as_json: bool) -> None:
     """List issued consolidated invoices."""
     from projections import queries
-    from projections.paging import require_known
 
-    page = paging(limit, offset)
     co = chosen_company(company, all_companies)
-    with opened(ctx, write=False) as store:
-        catch_up(store)
-        require_known(store.read_engine, customer=customer, company=co)
-        rows = queries.list_consolidated(store.read_engine, customer, status, paging=page, company=co)
-    page_note(page, len(rows))
-    if as_json:
-        emit_json(rows)
-        return
-    table(
-        ["number", "customer", "period", "issued", "due", "status", "lines", "total", "cur"],
-        [[r["number"], r["customer"], f"[{r['period_start']} .. {r['period_end']})", r["issue_date"], r["due_date"],
-          r["status"], r["count"], r["total"], r["currency"]] for r in rows],
-    )
+    report(ctx, limit, offset, as_json, lambda engine, page: queries.list_consolidated(engine, customer, status, paging=page, company=co),
+           ["number", "customer", "period", "issued", "due", "status", "lines", "total", "cur"],
+           lambda r: [r["number"], r["customer"], f"[{r['period_start']} .. {r['period_end']})", r["issue_date"], r["due_date"],
+                      r["status"], r["count"], r["total"], r["currency"]], known={"customer": customer, "company": co})
 
 
 @consolidated.command("show")

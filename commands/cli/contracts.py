@@ -8,7 +8,7 @@ import click
 
 from commands.cli.common import (
     at_option, catch_up, chosen_company, company_option, counts_line, echo, emit_json, execute, json_option,
-    list_company_options, opened, page_note, page_options, paging, parse_at, parse_optional_date, progress_bar, table,
+    list_company_options, opened, page_options, parse_at, parse_optional_date, progress_bar, report,
 )
 
 INTERVALS = click.Choice(["monthly", "quarterly", "semi-annual", "annual"], case_sensitive=False)
@@ -219,21 +219,12 @@ def contracts_list(ctx: click.Context, company: str, all_companies: bool, custom
                    as_json: bool) -> None:
     """List contracts."""
     from projections import queries
-    from projections.paging import require_known
 
-    page = paging(limit, offset)
     co = chosen_company(company, all_companies)
-    with opened(ctx, write=False) as store:
-        catch_up(store)
-        require_known(store.read_engine, customer=customer, company=co)
-        rows = queries.list_contracts(store.read_engine, co, customer, paging=page)
-    page_note(page, len(rows))
-    if as_json:
-        emit_json(rows)
-        return
-    table(["reference", "company", "customer", "name", "interval", "next run", "active", "parked", "positions"],
-          [[r["reference"], r["company"], r["customer"], r["name"], r["interval"], r["next_run_date"], r["active"],
-            r["parked"], len(r["positions"])] for r in rows])
+    report(ctx, limit, offset, as_json, lambda engine, page: queries.list_contracts(engine, co, customer, paging=page),
+           ["reference", "company", "customer", "name", "interval", "next run", "active", "parked", "positions"],
+           lambda r: [r["reference"], r["company"], r["customer"], r["name"], r["interval"], r["next_run_date"], r["active"],
+                      r["parked"], len(r["positions"])], known={"customer": customer, "company": co})
 
 
 @contracts.command("show")
@@ -264,18 +255,10 @@ def contracts_runs(ctx: click.Context, reference: str | None, company: str, all_
                    as_json: bool) -> None:
     """The run history (audit trail) of contract REFERENCE (or of all)."""
     from projections import queries
-    from projections.paging import require_known
 
-    page = paging(limit, offset)
     co = chosen_company(company, all_companies)
-    with opened(ctx, write=False) as store:
-        catch_up(store)
-        require_known(store.read_engine, contract=reference, company=co)
-        rows = queries.list_runs(store.read_engine, reference, co, paging=page)
-    page_note(page, len(rows))
-    if as_json:
-        emit_json(rows)
-        return
-    table(["contract", "run date", "status", "invoice", "message"],
-          [[r["contract"], r["run_date"], r["status"], r["invoice_number"] or (r["invoice_id"] and f"(draft {r['invoice_id'][:8]})"),
-            r["message"]] for r in rows])
+    report(ctx, limit, offset, as_json, lambda engine, page: queries.list_runs(engine, reference, co, paging=page),
+           ["contract", "run date", "status", "invoice", "message"],
+           lambda r: [r["contract"], r["run_date"], r["status"],
+                      r["invoice_number"] or (r["invoice_id"] and f"(draft {r['invoice_id'][:8]})"), r["message"]],
+           known={"contract": reference, "company": co})

@@ -6,7 +6,7 @@ import click
 
 from commands.cli.common import (
     at_option, catch_up, chosen_company, company_option, counts_line, echo, emit_json, execute, json_option,
-    list_company_options, opened, page_note, page_options, paging, parse_at, parse_optional_date, progress_bar, table,
+    list_company_options, opened, page_options, parse_at, parse_optional_date, progress_bar, report,
 )
 
 
@@ -121,20 +121,11 @@ def customers_list(ctx: click.Context, company: str, all_companies: bool, limit:
     """List customers."""
     from projections import queries
 
-    page = paging(limit, offset)
-    with opened(ctx, write=False) as store:
-        catch_up(store)
-        rows = queries.list_customers(store.read_engine, page, company=chosen_company(company, all_companies))
-    page_note(page, len(rows))
-    if as_json:
-        emit_json(rows)
-        return
-    table(
-        ["reference", "name", "zone", "currency", "terms", "approved", "consolidation", "from", "next close"],
-        [[r["reference"], r["name"], r["timezone"], r["currency"], r["payment_terms_days"], r["approved"],
-          r["consolidation"] + (f" ({r['start_day']})" if r["start_day"] else ""), r["consolidate_from"], r["next_close_at"]]
-         for r in rows],
-    )
+    co = chosen_company(company, all_companies)
+    report(ctx, limit, offset, as_json, lambda engine, page: queries.list_customers(engine, page, company=co),
+           ["reference", "name", "zone", "currency", "terms", "approved", "consolidation", "from", "next close"],
+           lambda r: [r["reference"], r["name"], r["timezone"], r["currency"], r["payment_terms_days"], r["approved"],
+                      r["consolidation"] + (f" ({r['start_day']})" if r["start_day"] else ""), r["consolidate_from"], r["next_close_at"]])
 
 
 @customers.command("show")

@@ -8,8 +8,8 @@ from typing import Any
 import click
 
 from commands.cli.common import (
-    at_option, catch_up, chosen_company, company_option, echo, emit_json, execute, json_option, list_company_options,
-    opened, page_note, page_options, paging, parse_at, parse_optional_date, table,
+    at_option, chosen_company, company_option, echo, emit_json, execute, json_option, list_company_options, opened,
+    page_options, parse_at, parse_optional_date, report,
 )
 from commands.cli.invoices import invoices
 
@@ -36,22 +36,15 @@ def invoices_list(ctx: click.Context, company: str, all_companies: bool, custome
     """List documents: invoices and credit notes (a draft shows the first 8 digits of its id, which every
     command accepts), and with --kind the consolidated invoices too."""
     from projections import queries
-    from projections.paging import require_known
 
     d1, d2 = parse_optional_date(from_text, "from"), parse_optional_date(to_text, "to")
-    page = paging(limit, offset)
     co = chosen_company(company, all_companies)
-    with opened(ctx, write=False) as store:
-        catch_up(store)
-        require_known(store.read_engine, customer=customer, company=co)
-        rows = queries.list_invoices(store.read_engine, co, customer, status, d1, d2, kind.upper() if kind else None, paging=page)
-    page_note(page, len(rows))
-    if as_json:
-        emit_json(rows)
-        return
-    table(["number", "kind", "status", "company", "customer", "source", "issued", "due", "net", "tax", "gross", "cur"],
-          [[r["number"] or f"(draft {r['id'][:8]})", r["kind"], r["status"], r["company"], r["customer"], r["source"],
-            r["issue_date"], r["due_date"], r["net"], r["tax"], r["gross"], r["currency"]] for r in rows])
+    report(ctx, limit, offset, as_json,
+           lambda engine, page: queries.list_invoices(engine, co, customer, status, d1, d2, kind.upper() if kind else None, paging=page),
+           ["number", "kind", "status", "company", "customer", "source", "issued", "due", "net", "tax", "gross", "cur"],
+           lambda r: [r["number"] or f"(draft {r['id'][:8]})", r["kind"], r["status"], r["company"], r["customer"], r["source"],
+                      r["issue_date"], r["due_date"], r["net"], r["tax"], r["gross"], r["currency"]],
+           known={"customer": customer, "company": co})
 
 
 @invoices.command("show")
@@ -143,16 +136,10 @@ def invoices_outbox(ctx: click.Context, include_sent: bool, company: str, all_co
     """Issued invoices waiting to be sent (from contracts with auto-send)."""
     from projections import queries
 
-    page = paging(limit, offset)
-    with opened(ctx, write=False) as store:
-        catch_up(store)
-        rows = queries.list_outbox(store.read_engine, include_sent, paging=page, company=chosen_company(company, all_companies))
-    page_note(page, len(rows))
-    if as_json:
-        emit_json(rows)
-        return
-    table(["number", "company", "customer", "queued", "sent"],
-          [[r["number"], r["company"], r["customer"], r["queued_at"], r["sent_at"]] for r in rows])
+    co = chosen_company(company, all_companies)
+    report(ctx, limit, offset, as_json, lambda engine, page: queries.list_outbox(engine, include_sent, paging=page, company=co),
+           ["number", "company", "customer", "queued", "sent"],
+           lambda r: [r["number"], r["company"], r["customer"], r["queued_at"], r["sent_at"]])
 
 
 @invoices.command("mark-sent")

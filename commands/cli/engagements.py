@@ -6,7 +6,7 @@ import click
 
 from commands.cli.common import (
     at_option, catch_up, chosen_company, company_option, counts_line, echo, emit_json, execute, json_option,
-    list_company_options, opened, page_note, page_options, paging, parse_at, parse_optional_date, table,
+    list_company_options, opened, page_options, parse_at, parse_optional_date, report,
 )
 
 PRICING = click.Choice(["package", "hourly", "mixed"], case_sensitive=False)
@@ -118,21 +118,13 @@ def engagements_list(ctx: click.Context, company: str, all_companies: bool, cust
                      as_json: bool) -> None:
     """List engagements."""
     from projections.engagement_queries import list_engagements
-    from projections.paging import require_known
 
-    page = paging(limit, offset)
     co = chosen_company(company, all_companies)
-    with opened(ctx, write=False) as store:
-        catch_up(store)
-        require_known(store.read_engine, customer=customer, company=co)
-        rows = list_engagements(store.read_engine, co, customer, paging=page)
-    page_note(page, len(rows))
-    if as_json:
-        emit_json(rows)
-        return
-    table(["reference", "company", "customer", "pricing", "fee", "schedule", "start", "end", "billed", "next due"],
-          [[r["reference"], r["company"], r["customer"], r["pricing"], f"{r['fee'] or ''} {r['currency']}", r["schedule"] or "",
-            r["start_date"], r["end_date"] or "", r["periods_billed"], r["next_due_at"] or ""] for r in rows])
+    report(ctx, limit, offset, as_json, lambda engine, page: list_engagements(engine, co, customer, paging=page),
+           ["reference", "company", "customer", "pricing", "fee", "schedule", "start", "end", "billed", "next due"],
+           lambda r: [r["reference"], r["company"], r["customer"], r["pricing"], f"{r['fee'] or ''} {r['currency']}", r["schedule"] or "",
+                      r["start_date"], r["end_date"] or "", r["periods_billed"], r["next_due_at"] or ""],
+           known={"customer": customer, "company": co})
 
 
 @engagements.command("show")

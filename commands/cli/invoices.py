@@ -7,8 +7,8 @@ from __future__ import annotations
 import click
 
 from commands.cli.common import (
-    at_option, catch_up, chosen_company, company_option, counts_line, echo, emit_json, execute, json_option,
-    list_company_options, opened, page_note, page_options, paging, parse_at, parse_optional_date, progress_bar, table,
+    at_option, catch_up, chosen_company, company_option, counts_line, echo, execute, json_option, list_company_options,
+    opened, page_options, parse_at, parse_optional_date, progress_bar, report,
 )
 
 
@@ -82,22 +82,13 @@ def invoices_individual(ctx: click.Context, customer: str | None, from_text: str
                         company: str, all_companies: bool, limit: int, offset: int, as_json: bool) -> None:
     """List recorded individual invoices and the consolidated invoice that includes each."""
     from projections import queries
-    from projections.paging import require_known
 
     d1, d2 = parse_optional_date(from_text, "from"), parse_optional_date(to_text, "to")
-    page = paging(limit, offset)
-    with opened(ctx, write=False) as store:
-        catch_up(store)
-        co = chosen_company(company, all_companies)
-        require_known(store.read_engine, customer=customer, company=co)
-        rows = queries.list_individual(store.read_engine, customer, d1, d2, paging=page, company=co)
-    page_note(page, len(rows))
-    if as_json:
-        emit_json(rows)
-        return
-    table(["number", "customer", "issued on", "amount", "currency", "status", "consolidated"],
-          [[r["number"], r["customer"], r["issued_on"], r["amount"], r["currency"], r["status"], r["consolidated_number"]]
-           for r in rows])
+    co = chosen_company(company, all_companies)
+    report(ctx, limit, offset, as_json, lambda engine, page: queries.list_individual(engine, customer, d1, d2, paging=page, company=co),
+           ["number", "customer", "issued on", "amount", "currency", "status", "consolidated"],
+           lambda r: [r["number"], r["customer"], r["issued_on"], r["amount"], r["currency"], r["status"], r["consolidated_number"]],
+           known={"customer": customer, "company": co})
 
 
 from commands.cli import documents as _documents  # noqa: E402,F401 - registers the document commands

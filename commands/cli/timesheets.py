@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from commands.cli.common import (
-    at_option, catch_up, chosen_company, company_option, counts_line, echo, emit_json, execute, json_option,
-    list_company_options, opened, page_note, page_options, paging, parse_at, table,
+    at_option, chosen_company, company_option, counts_line, echo, execute, json_option, list_company_options,
+    page_options, parse_at, report,
 )
 
 
@@ -117,19 +117,10 @@ def timesheets_import(ctx: click.Context, file: str, company: str, engagement: s
 def timesheets_list(ctx: click.Context, company: str, all_companies: bool, customer: str | None, engagement: str | None,
                     status: str | None, limit: int, offset: int, as_json: bool) -> None:
     """List timesheet entries with their week, lock and invoice."""
-    from projections.paging import require_known
     from projections.timesheet_queries import list_entries
 
-    page = paging(limit, offset)
     co = chosen_company(company, all_companies)
-    with opened(ctx, write=False) as store:
-        catch_up(store)
-        require_known(store.read_engine, customer=customer, company=co)
-        rows = list_entries(store.read_engine, co, customer, engagement, status, paging=page)
-    page_note(page, len(rows))
-    if as_json:
-        emit_json(rows)
-        return
-    table(["entry", "customer", "date", "minutes", "staff", "code", "week", "late", "status", "invoice"],
-          [[r["entry_id"], r["customer"], r["date"], r["minutes"], r["staff"], r["service_code"], r["week"], r["late"],
-            r["status"], r["invoice"] or ""] for r in rows])
+    report(ctx, limit, offset, as_json, lambda engine, page: list_entries(engine, co, customer, engagement, status, paging=page),
+           ["entry", "customer", "date", "minutes", "staff", "code", "week", "late", "status", "invoice"],
+           lambda r: [r["entry_id"], r["customer"], r["date"], r["minutes"], r["staff"], r["service_code"], r["week"], r["late"],
+                      r["status"], r["invoice"] or ""], known={"customer": customer, "company": co})
