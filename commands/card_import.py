@@ -13,7 +13,7 @@ from typing import Any
 from commands.bus import UnitOfWork, handler
 from commands.card_batches import in_batches, preload_cards
 from commands.cards import AddCard, add_card, open_statements, purchase
-from commands.csvfiles import Problems, parse_int, read_rows, row_error
+from commands.csvfiles import Problems, distinct_rows, parse_int, read_rows, row_error
 from commands.numbering import company_of
 from domain.card_charges import Purchase, post_purchases
 from domain.credit_card import CreditCard, card_id
@@ -65,21 +65,13 @@ def _import_cards(cmd: ImportCards, uow: UnitOfWork) -> dict[str, int]:
     problems = Problems(cmd.path)
     co = company_of(uow, company)
     counts = {"created": 0, "unchanged": 0}
-    seen: dict[str, int] = {}
-    rows = [(line, row) for line, row in read_rows(cmd.path, CARD_COLUMNS)]
+    rows = distinct_rows(cmd.path, CARD_COLUMNS, "reference", problems)
     probe = UnitOfWork(uow.store, uow.at)  # checks and adds every row (saved by in_batches)
     valid: list[tuple[str, dict[str, str]]] = []
     done: list[bool] = []
-    probe.get_many([card_id(r["reference"].strip(), company) for _l, r in rows if not row_error(r) and r["reference"].strip()])
+    probe.get_many([card_id(r["reference"].strip(), company) for _l, r in rows if r["reference"].strip()])
     for line, row in rows:
-        if (err := row_error(row)) is not None:
-            problems.add(line, "row", err)
-            continue
         ref = row["reference"].strip()
-        if ref in seen:
-            problems.add(line, "reference", f"{ref!r} is given twice (first on line {seen[ref]})")
-            continue
-        seen[ref] = line
 
         def add(row: dict[str, str] = row, ref: str = ref) -> bool:
             return add_card(probe, _add_command(ref, row, cmd.at, company), co)

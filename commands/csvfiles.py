@@ -116,6 +116,25 @@ def parse_int(value: str, field_: str) -> int:
     return int(v)
 
 
+def distinct_rows(path: str, columns: list[str], key: str, problems: Problems) -> list[tuple[int, dict[str, str]]]:
+    """The rows of CSV file ``path`` (:func:`read_rows` with ``columns``) that are well formed and whose
+    ``key`` column (stripped) was not given on an earlier line; every other row is recorded in
+    ``problems`` (``row``: its structural error; ``key``: given twice, naming the first line)."""
+    out: list[tuple[int, dict[str, str]]] = []
+    seen: dict[str, int] = {}
+    for line, row in read_rows(path, columns):
+        if (err := row_error(row)) is not None:
+            problems.add(line, "row", err)
+            continue
+        value = row[key].strip()
+        if value in seen:
+            problems.add(line, key, f"{value!r} is given twice (first on line {seen[value]})")
+            continue
+        seen[value] = line
+        out.append((line, row))
+    return out
+
+
 def row_error(row: dict[str, Any]) -> str | None:
     """The structural error of a row from :func:`read_rows`, if any."""
     return row.get("__error__")

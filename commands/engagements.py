@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 from commands.bus import UnitOfWork, handler
-from commands.csvfiles import Problems, parse_int, read_rows, row_error
+from commands.csvfiles import Problems, distinct_rows, parse_int
 from commands.customers import load_customer
 from commands.numbering import company_of
 from domain.calendar import local_date, parse_date
@@ -176,18 +176,7 @@ def _import(cmd: ImportEngagements, uow: UnitOfWork) -> dict[str, int]:
     (created, unchanged)."""
     company = validate_company(cmd.company)
     problems = Problems(cmd.path)
-    rows: list[tuple[int, dict[str, str]]] = []
-    seen: dict[str, int] = {}
-    for line, row in read_rows(cmd.path, ENGAGEMENT_COLUMNS):
-        if (err := row_error(row)) is not None:
-            problems.add(line, "row", err)
-            continue
-        ref = row["reference"].strip()
-        if ref in seen:
-            problems.add(line, "reference", f"{ref!r} is given twice (first on line {seen[ref]})")
-            continue
-        seen[ref] = line
-        rows.append((line, row))
+    rows = distinct_rows(cmd.path, ENGAGEMENT_COLUMNS, "reference", problems)
     store = uow.store
     customers = store.load_many(sorted({customer_id(r["customer"].strip(), company) for _l, r in rows if r["customer"].strip()}))
     existing = store.load_many([engagement_id(r["reference"].strip(), company) for _l, r in rows if r["reference"].strip()])
