@@ -38,13 +38,14 @@ from uuid import UUID
 from domain.base import BillingAggregate
 from domain.calendar import next_business_day, start_of_day, validate_calendar
 from domain.card_charges import Purchase, split_charge
+from domain.card_recurring import RecurringChargePosted, RecurringChargeSet, RecurringCharges
 from domain.card_rules import _whole, validate_boundary, validate_closing_day, validate_due_rule, validate_last4
 from domain.credit_card_invoice import Charge
 from domain.errors import Conflict, ValidationError
-from domain.money import check_amount, validate_currency
+from domain.money import validate_currency
 from domain.schedules import INCLUSIVE, closing_date, first_day_after, statement_after, statement_containing
 from domain.tenancy import scoped_id
-from domain.text import validate_name, validate_reference, validate_text
+from domain.text import validate_name, validate_reference
 
 
 
@@ -54,7 +55,7 @@ def card_id(reference: str, company: str) -> UUID:
 
 
 # ================================================================================================ aggregate
-class CreditCard(BillingAggregate):
+class CreditCard(RecurringCharges, BillingAggregate):
     """A credit card and its cycle (see the module docstring). ``open`` is the list of open statements
     ``[seq, start, end]`` oldest first; ``charges`` maps a charge id to ``(fingerprint, seq)``; ``pending``
     holds installment parts for statements not open yet (``[seq, charge list]``)."""
@@ -187,32 +188,8 @@ class CreditCard(BillingAggregate):
         def apply(self, c: CreditCard) -> None:
             c.open = [list(x) for x in self.cycle["open"]]
 
-    class RecurringChargeSet(BillingAggregate.Event):
-        """Recurring charge ``id``: ``amount`` at ``merchant`` on ``day`` of every month, next on ``next``
-        (None: stopped)."""
-
-        TOPIC = "billing:CreditCard.RecurringChargeSet"
-        charge_id: str
-        day: int
-        amount: Decimal
-        merchant: str
-        next: date | None
-        schedule: dict
-
-        def apply(self, c: CreditCard) -> None:
-            c.recurring = {**c.recurring, self.charge_id: {"day": self.day, "amount": self.amount, "merchant": self.merchant,
-                                                           "next": self.next}}
-
-    class RecurringChargePosted(BillingAggregate.Event):
-        TOPIC = "billing:CreditCard.RecurringChargePosted"
-        charge_id: str
-        date: date
-        next: date
-        schedule: dict
-        skipped: bool
-
-        def apply(self, c: CreditCard) -> None:
-            c.recurring = {**c.recurring, self.charge_id: {**c.recurring[self.charge_id], "next": self.next}}
+    RecurringChargeSet = RecurringChargeSet
+    RecurringChargePosted = RecurringChargePosted
 
     def __init__(self, reference: str, company: str, holder: str, last4: str, currency: str, timezone: str, closing_day: int,
                  due_day: int | None, due_after_days: int | None, boundary: str, holidays: str, first: list):
@@ -484,46 +461,3 @@ class CreditCard(BillingAggregate):
             raise Conflict("statement", f"only the oldest of several open statements of card {self.reference} can be deleted "
                                         "(a card always has its current statement)")
         self.trigger_event(self.StatementDeleted, seq=seq, cycle=self._cycle([x for x in self.open if x[0] != seq]))
-
-    def set_recurring(self, charge_id: str, day: object, amount: Decimal, merchant: str, first: date) -> None:
-        """Post ``amount`` at ``merchant`` on ``day`` (1–31, clamped) of every month from ``first`` on."""
-        charge_id = validate_reference(charge_id, "charge_id")
-        if "/" in charge_id:
-            raise ValidationError("charge_id", f"{charge_id!r} contains '/'; its postings are <id>/<date>")
-        d = _whole(day, "day", 1, 31, "the day of the month it is posted; clamped to a short month's last day")
-        if amount <= 0:
-            raise ValidationError("amount", f"{amount} is not greater than zero; a recurring charge is a purchase")
-        nxt = first if first.day == min(d, _month_end(first)) else first_day_after(first, d)
-        self._pending_day = d
-        self.trigger_event(self.RecurringChargeSet, charge_id=charge_id, day=d, amount=check_amount(amount, self.currency),
-                           merchant=validate_text(merchant, "merchant"), next=nxt, schedule=self._schedule(charge_id, nxt))
-
-    def stop_recurring(self, charge_id: str) -> bool:
-        r = self.recurring.get(charge_id)
-        if r is None:
-            raise ValidationError("charge_id", f"card {self.reference} has no recurring charge {charge_id!r}")
-        if r["next"] is None:
-            return False
-        self.trigger_event(self.RecurringChargeSet, charge_id=charge_id, day=r["day"], amount=r["amount"], merchant=r["merchant"],
-                           next=None, schedule=self._schedule(charge_id, None))
-        return True
-
-    def record_recurring(self, charge_id: str, on: date, skipped: bool = False) -> None:
-        """Record that recurring charge ``charge_id`` of ``on`` was posted (or ``skipped``: the card was
-        inactive that day; it is never posted later); the next one is on its day of the next month."""
-        r = self.recurring[charge_id]
-        nxt = first_day_after(on, r["day"])
-        self.trigger_event(self.RecurringChargePosted, charge_id=charge_id, date=on, next=nxt, schedule=self._schedule(charge_id, nxt),
-                           skipped=skipped)
-
-    def _schedule(self, charge_id: str, nxt: date | None) -> dict:
-        """Every recurring charge's ``[day, next posting date]`` (ISO; None: stopped) once ``charge_id``'s
-        is ``nxt`` (what the tick plans from)."""
-        out = {k: [v["day"], v["next"].isoformat() if v["next"] else None] for k, v in sorted(self.recurring.items())}
-        day = out[charge_id][0] if charge_id in out else self._pending_day
-        out[charge_id] = [day, nxt.isoformat() if nxt else None]
-        return dict(sorted(out.items()))
-
-
-def _month_end(d: date) -> int:
-    return closing_date(d.year, d.month, 31).day
