@@ -13,7 +13,7 @@ from typing import Any
 from commands.bus import UnitOfWork, handler
 from commands.card_batches import in_batches, preload_cards
 from commands.cards import AddCard, add_card, open_statements, purchase
-from commands.csvfiles import Problems, distinct_rows, parse_int, read_rows, row_error
+from commands.csvfiles import Problems, distinct_rows, header, parse_int, read_rows, row_error
 from commands.numbering import company_of
 from domain.card_charges import Purchase, post_purchases
 from domain.credit_card import CreditCard, card_id
@@ -101,17 +101,9 @@ def _add_command(ref: str, row: dict[str, str], at: datetime, company: str) -> A
                    row["boundary"].strip() or None, row["holidays"].strip() or None)
 
 
-def _header(path: str) -> list[str]:
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            return [h.strip() for h in f.readline().split(",")]
-    except (OSError, UnicodeDecodeError):
-        return []
-
-
 def _rows(cmd: ImportCharges, problems: Problems) -> list[tuple[int, str, dict[str, Any]]]:
     """``(line, card reference, purchase fields)`` of every readable row."""
-    birmingham = "statement_file" in _header(cmd.path)
+    birmingham = "statement_file" in header(cmd.path)
     out = []
     for line, row in read_rows(cmd.path, BIRMINGHAM_COLUMNS if birmingham else CHARGE_COLUMNS,
                                () if birmingham else CHARGE_OPTIONAL):

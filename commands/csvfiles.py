@@ -50,31 +50,51 @@ class Problems:
             raise ImportRejected(self.path, sorted(self.items))
 
 
-def read_rows(path: str, required: list[str], optional: list[str] = ()) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yield ``(line number, row)`` for each data row of CSV file ``path`` (line 1 is the header).
-
-    Raises :class:`ImportRejected` if the file cannot be read or its header lacks a required column or has
-    an unknown one.
-    """
+def _open(path: str) -> tuple[Any, Any, list[str]]:
+    """``(file, csv reader, stripped header)`` of CSV file ``path``, positioned after the header; raises
+    :class:`ImportRejected` if it cannot be opened, is empty or is not UTF-8 CSV."""
     try:
         handle = open(path, newline="", encoding="utf-8-sig")
     except OSError as e:
         raise ImportRejected(path, [(0, "file", e.strerror or str(e))]) from None
+    reader = csv.reader(handle)
+    try:
+        return handle, reader, [h.strip() for h in next(reader)]
+    except StopIteration:
+        handle.close()
+        raise ImportRejected(path, [(1, "header", "the file is empty")]) from None
+    except (csv.Error, UnicodeDecodeError) as e:
+        handle.close()
+        raise ImportRejected(path, [(1, "header", f"not a readable UTF-8 CSV file ({e})")]) from None
+
+
+def header(path: str) -> list[str]:
+    """The column names of CSV file ``path`` (stripped, in order); :class:`ImportRejected` as
+    :func:`read_rows` if the file cannot be read."""
+    handle, _reader, names = _open(path)
+    handle.close()
+    return names
+
+
+def read_rows(path: str, required: list[str], optional: list[str] = (), *, others: bool = False,
+              ) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield ``(line number, row)`` for each data row of CSV file ``path`` (line 1 is the header; blank
+    rows are skipped; a row whose number of fields differs from the header's is ``{"__error__": rule}``,
+    see :func:`row_error`).
+
+    Raises :class:`ImportRejected` if the file cannot be read or its header lacks a required column, has a
+    column twice, or has an unknown one (``others``: a foreign export, whose other columns are allowed and
+    ignored).
+    """
+    handle, reader, header_ = _open(path)
     with handle:
-        reader = csv.reader(handle)
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            raise ImportRejected(path, [(1, "header", "the file is empty")]) from None
-        except (csv.Error, UnicodeDecodeError) as e:
-            raise ImportRejected(path, [(1, "header", f"not a readable UTF-8 CSV file ({e})")]) from None
-        missing = [c for c in required if c not in header]
-        unknown = [c for c in header if c not in required and c not in optional]
-        doubled = sorted({c for c in header if header.count(c) > 1})
+        missing = [c for c in required if c not in header_]
+        unknown = [] if others else [c for c in header_ if c not in required and c not in optional]
+        doubled = sorted({c for c in header_ if header_.count(c) > 1})
         if missing or unknown or doubled:
             problems = [(1, c, "required column is missing") for c in missing]
             problems += [(1, c, f"unknown column (expected {', '.join(required + list(optional))})") for c in unknown]
-            problems += [(1, c, f"column is given {header.count(c)} times; each column appears once") for c in doubled]
+            problems += [(1, c, f"column is given {header_.count(c)} times; each column appears once") for c in doubled]
             raise ImportRejected(path, problems)
         try:
             start = reader.line_num + 1
@@ -82,10 +102,10 @@ def read_rows(path: str, required: list[str], optional: list[str] = ()) -> Itera
                 line, start = start, reader.line_num + 1  # the line the record starts on (a quoted field may span lines)
                 if not any(v.strip() for v in values):
                     continue
-                if len(values) != len(header):
-                    yield line, {"__error__": f"has {len(values)} fields, the header has {len(header)}"}
+                if len(values) != len(header_):
+                    yield line, {"__error__": f"has {len(values)} fields, the header has {len(header_)}"}
                     continue
-                yield line, dict(zip(header, values))
+                yield line, dict(zip(header_, values))
         except (csv.Error, UnicodeDecodeError) as e:
             raise ImportRejected(path, [(reader.line_num, "file", f"not a readable UTF-8 CSV file ({e})")]) from None
 

@@ -11,7 +11,6 @@ notes``; instants ISO 8601 with offset) or a Toggl, Clockify or Harvest export
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 from commands import timesheet_formats as formats
 from commands.bus import UnitOfWork, handler, retrying
 from commands.numbering import company_of, next_number
-from commands.csvfiles import Problems
+from commands.csvfiles import Problems, header, read_rows, row_error
 from commands.customers import load_customer
 from commands.engagements import load_engagement
 from domain.calendar import local_date, parse_date, parse_instant
@@ -245,19 +244,22 @@ def _delete(cmd: DeleteTimesheetEntry, uow: UnitOfWork) -> bool:
 
 
 # ============================================================================================ import
-def _rows(path: str) -> tuple[str, list[tuple[int, dict[str, str]]]]:
-    try:
-        handle = open(path, newline="", encoding="utf-8-sig")
-    except OSError as e:
-        raise ImportRejected(path, [(0, "file", e.strerror or str(e))]) from None
-    with handle:
-        reader = csv.DictReader(handle)
-        header = [h.strip() for h in (reader.fieldnames or [])]
-        kind = "own" if all(c in header for c in OWN_COLUMNS) else formats.detect(header)
-        if kind is None:
-            raise ImportRejected(path, [(1, "format", "unknown time-tracker format: expected the columns "
-                                        f"{','.join(OWN_COLUMNS)}, or a Toggl, Clockify or Harvest detailed export")])
-        return kind, [(i + 2, {k.strip(): (v or "") for k, v in row.items() if k is not None}) for i, row in enumerate(reader)]
+def _rows(path: str, problems: Problems) -> tuple[str, list[tuple[int, dict[str, str]]]]:
+    """The file's format (``own`` or a :data:`formats.FORMATS` name, by its header) and its well-formed
+    rows (:func:`read_rows`: no column twice; the own format has no unknown column, an export's other
+    columns are ignored); a malformed row is recorded in ``problems``."""
+    names = header(path)
+    kind = "own" if all(c in names for c in OWN_COLUMNS) else formats.detect(names)
+    if kind is None:
+        raise ImportRejected(path, [(1, "format", "unknown time-tracker format: expected the columns "
+                                    f"{','.join(OWN_COLUMNS)}, or a Toggl, Clockify or Harvest detailed export")])
+    rows = []
+    for line, row in (read_rows(path, OWN_COLUMNS) if kind == "own" else read_rows(path, formats.FORMATS[kind], others=True)):
+        if (err := row_error(row)) is not None:
+            problems.add(line, "row", err)
+        else:
+            rows.append((line, row))
+    return kind, rows
 
 
 @handler(ImportTimesheets)
@@ -267,8 +269,8 @@ def _import(cmd: ImportTimesheets, uow: UnitOfWork) -> dict[str, int]:
     batches of :data:`BATCH_ROWS` (each with the engine's retry loop). Importing again changes nothing, and
     after a crash half-way it completes the rest. Returns counts (created, unchanged)."""
     company = validate_company(cmd.company)
-    kind, rows = _rows(cmd.path)
     problems = Problems(cmd.path)
+    kind, rows = _rows(cmd.path, problems)
     probe = UnitOfWork(uow.store, uow.at)
     commands: list[AddTimesheetEntry] = []
     seen: dict[str, int] = {}

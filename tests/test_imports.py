@@ -19,6 +19,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from commands.app import Store
 from commands.config import resolve
 from conftest import BILLING, ROOT, run_cli
@@ -396,3 +398,56 @@ def test_invoices_import_killed_mid_way_then_imported_again_completes_exactly(db
     got = counts(out, "invoices")
     assert (got["recorded"], got["unchanged"]) == (len(rows) - recorded, recorded)
     _check_complete(db_url, rows)
+
+
+# ============================================================================================ every import's header
+def _import_kinds() -> dict[str, tuple[list[str], Any, bool]]:
+    """Every import: (its columns, a function (store, path, at) importing a file, whether other columns
+    are allowed: a foreign export's columns we do not read)."""
+    from commands.bus import handle
+    from commands.card_import import BIRMINGHAM_COLUMNS, CARD_COLUMNS, CHARGE_COLUMNS, ImportCards, ImportCharges
+    from commands.contract_import import CONTRACT_COLUMNS, ImportContracts
+    from commands.customer_import import CUSTOMER_COLUMNS, ImportCustomers
+    from commands.engagements import ENGAGEMENT_COLUMNS, ImportEngagements
+    from commands.individual_invoices import INVOICE_COLUMNS, import_invoices
+    from commands.timesheet_formats import FORMATS
+    from commands.timesheets import OWN_COLUMNS, ImportTimesheets
+
+    def cmd(kind: Any) -> Any:
+        return lambda store, path, at: handle(store, kind(path, at))
+
+    return {
+        "customers": (CUSTOMER_COLUMNS, cmd(ImportCustomers), False),
+        "invoices": (INVOICE_COLUMNS, lambda store, path, at: import_invoices(store, path, at), False),
+        "contracts": (CONTRACT_COLUMNS, cmd(ImportContracts), False),
+        "engagements": (ENGAGEMENT_COLUMNS, cmd(ImportEngagements), False),
+        "timesheets": (OWN_COLUMNS, cmd(ImportTimesheets), False),
+        "timesheets-toggl": (FORMATS["toggl"], cmd(ImportTimesheets), True),
+        "timesheets-harvest": (FORMATS["harvest"], cmd(ImportTimesheets), True),
+        "cards": (CARD_COLUMNS, cmd(ImportCards), False),
+        "charges": (CHARGE_COLUMNS, cmd(ImportCharges), False),
+        "charges-birmingham": (BIRMINGHAM_COLUMNS, cmd(ImportCharges), False),
+    }
+
+
+@pytest.mark.parametrize("kind", sorted(_import_kinds()))
+def test_every_import_refuses_a_column_given_twice_or_unknown_and_a_row_of_the_wrong_width(sqlite_store: Store, tmp_path: Path,
+                                                                                           kind: str) -> None:
+    """Rule (issue 6, item 12): a duplicated column is an error in every import (never "the last value
+    wins"), an unknown one too except in a foreign export (Toggl, Harvest), and a row with more or fewer
+    fields than the header is a bad row; nothing is written."""
+    from domain.errors import ImportRejected
+
+    columns, run, others = _import_kinds()[kind]
+    at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    before = sqlite_store.head()
+    cases = [(columns + [columns[-1]], [], (1, columns[-1], "column is given 2 times; each column appears once")),
+             (columns, [["x"] * (len(columns) + 1)], (2, "row", f"has {len(columns) + 1} fields, the header has {len(columns)}"))]
+    if not others:
+        cases.append((columns + ["bogus"], [], (1, "bogus", f"unknown column (expected {', '.join(columns)}")))
+    for header, rows, (line, field, rule) in cases:
+        path = write_csv(tmp_path / f"{kind}.csv", header, rows)
+        with pytest.raises(ImportRejected) as e:
+            run(sqlite_store, str(path), at)
+        assert any(p[:2] == (line, field) and p[2].startswith(rule) for p in e.value.problems), (header, e.value.problems)
+        assert sqlite_store.head() == before
