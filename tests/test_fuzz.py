@@ -3,7 +3,9 @@
 Rules: any text given to a parser either parses into a value within the engine's documented bounds or
 raises a :class:`DomainError` naming the field (never another exception); any import file is either
 imported or rejected as a whole (:class:`ImportRejected`) with nothing written; and what is accepted always
-fits the read models (no projection error, on SQLite and PostgreSQL). Bounded: a few hundred examples.
+fits the read models (no projection error, on SQLite and PostgreSQL). Every import is fuzzed: customers,
+invoices, contracts, engagements, timesheets (own format and Toggl), cards and charges (own format and
+Birmingham). Bounded: a few hundred examples per parser, 40 files per import and backend.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,6 +22,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from commands.app import Store
+from commands.bus import handle
+from commands.card_import import BIRMINGHAM_COLUMNS, CARD_COLUMNS, CHARGE_COLUMNS, ImportCards, ImportCharges
+from commands.cards import AddCard
+from commands.companies import SetCompany
+from commands.customers import AddCustomer
+from commands.engagements import ENGAGEMENT_COLUMNS, CreateEngagement, ImportEngagements
+from commands.timesheet_formats import FORMATS
+from commands.timesheets import OWN_COLUMNS, ImportTimesheets, SetCustomerRate
 from commands.config import resolve
 from commands.contract_import import CONTRACT_COLUMNS, import_contracts
 from commands.csvfiles import parse_int
@@ -34,6 +44,7 @@ from domain.text import validate_name, validate_reference, validate_text
 from projections import registry
 from projections import runner as projection_runner
 
+COMPANY = "FZ"
 ANY_CHAR = st.characters(min_codepoint=0, max_codepoint=0x10FFFF, blacklist_categories=())
 ANY_TEXT = st.text(ANY_CHAR, max_size=40)
 NUMBERISH = st.one_of(
@@ -101,31 +112,86 @@ def _cell(good: st.SearchStrategy) -> st.SearchStrategy:
     return st.one_of(good, good, MESSY, st.just(""))
 
 
-CUSTOMER_ROW = st.tuples(
-    _cell(st.sampled_from(["ACME", "BETA", "NEW-1"])), _cell(st.sampled_from(["Acme", "Beta"])),
-    _cell(st.sampled_from(["Europe/Berlin", "Asia/Tokyo"])), _cell(st.sampled_from(["EUR", "JPY"])),
-    _cell(st.sampled_from(["14", "30"])), _cell(st.sampled_from(["true", "no"])),
-    _cell(st.sampled_from(["weekly", "monthly", "none"])), _cell(st.sampled_from(["1", "7", "28"])),
-    _cell(st.sampled_from(["2026-01-05", ""])),
+def _row(*good: st.SearchStrategy) -> st.SearchStrategy:
+    """A CSV row of the columns whose good values ``good`` draws: all good (half of them), one cell messy or empty, or
+    every cell good, messy or empty at random."""
+    fine = st.tuples(*good)
+    one_bad = st.tuples(fine, st.integers(0, len(good) - 1), st.one_of(MESSY, st.just(""))).map(
+        lambda t: t[0][:t[1]] + (t[2],) + t[0][t[1] + 1:])
+    return st.one_of(fine, fine, one_bad, st.tuples(*map(_cell, good)))
+
+
+CUSTOMER_ROW = _row(
+    st.sampled_from(["ACME", "BETA", "NEW-1"]), st.sampled_from(["Acme", "Beta"]),
+    st.sampled_from(["Europe/Berlin", "Asia/Tokyo"]), st.sampled_from(["EUR", "JPY"]),
+    st.sampled_from(["14", "30"]), st.sampled_from(["true", "no"]),
+    st.sampled_from(["weekly", "monthly", "none"]), st.sampled_from(["1", "7", "28"]),
+    st.sampled_from(["2026-01-05", ""]),
 )
-INVOICE_ROW = st.tuples(
-    _cell(st.sampled_from(["ACME", "NOPE"])), _cell(st.from_regex(r"\AN-[0-9]{1,3}\Z")),
-    _cell(st.sampled_from(["2026-01-06T10:00:00Z", "2026-02-03T23:59:00+01:00"])),
-    _cell(st.sampled_from(["1.00", "999999999999999.99", "0"])), _cell(st.just("EUR")),
-    _cell(st.sampled_from(["issued", "cancelled"])), _cell(st.sampled_from(['{"k": "v"}', '{"n": 1.5}', ""])),
+INVOICE_ROW = _row(
+    st.sampled_from(["ACME", "NOPE"]), st.from_regex(r"\AN-[0-9]{1,3}\Z"),
+    st.sampled_from(["2026-01-06T10:00:00Z", "2026-02-03T23:59:00+01:00"]),
+    st.sampled_from(["1.00", "999999999999999.99", "0"]), st.just("EUR"),
+    st.sampled_from(["issued", "cancelled"]), st.sampled_from(['{"k": "v"}', '{"n": 1.5}', ""]),
 )
-CONTRACT_ROW = st.tuples(
-    _cell(st.sampled_from(["K1", "K2"])), _cell(st.sampled_from(["", "default"])), _cell(st.just("ACME")), _cell(st.just("Rent")),
-    _cell(st.sampled_from(["monthly", "annual"])), _cell(st.just("2026-01-01")), _cell(st.sampled_from(["", "2026-12-31"])),
-    _cell(st.just("")), _cell(st.just("")), _cell(st.sampled_from(["", "14"])), _cell(st.sampled_from(["true", "false"])),
-    _cell(st.just("false")), _cell(st.sampled_from(["1", "2"])), _cell(st.just("Office")),
-    _cell(st.sampled_from(["1", "2.5"])), _cell(st.sampled_from(["100.00", "99999999999.99"])),
-    _cell(st.sampled_from(["19", "standard"])), _cell(st.just("")), _cell(st.sampled_from(["", '{"floor": 3}'])),
+CONTRACT_ROW = _row(
+    st.sampled_from(["K1", "K2"]), st.sampled_from(["", "default"]), st.just("ACME"), st.just("Rent"),
+    st.sampled_from(["monthly", "annual"]), st.just("2026-01-01"), st.sampled_from(["", "2026-12-31"]),
+    st.just(""), st.just(""), st.sampled_from(["", "14"]), st.sampled_from(["true", "false"]),
+    st.just("false"), st.sampled_from(["1", "2"]), st.just("Office"),
+    st.sampled_from(["1", "2.5"]), st.sampled_from(["100.00", "99999999999.99"]),
+    st.sampled_from(["19", "standard"]), st.just(""), st.sampled_from(["", '{"floor": 3}']),
 )
+ENGAGEMENT_ROW = _row(
+    st.from_regex(r"\AE[0-9]{1,3}\Z"), st.sampled_from(["CL", "NOPE"]), st.just("Fees"),
+    st.sampled_from(["package", "mixed", "hourly"]), st.sampled_from(["10.00", "999999999999999.99", ""]),
+    st.sampled_from(["", "GBP"]), st.sampled_from(["monthly", "quarterly", "annual", "one_time"]),
+    st.just("2026-01-01"), st.sampled_from(["", "2026-12-31"]), st.sampled_from(["", "full", "prorate_days"]),
+    st.sampled_from(["", "zero", "standard"]), st.sampled_from(["", "7"]),
+)
+TIMESHEET_ROW = _row(
+    st.from_regex(r"\AT[0-9]{1,3}\Z"), st.sampled_from(["TH", "NOPE"]), st.just("2025-12-01T10:00:00Z"),
+    st.sampled_from(["2025-12-01T10:30:00Z", "2025-12-01T09:00:00Z"]), st.just("Dana"),
+    st.just("90837"), st.sampled_from(["", "notes"]),
+)
+TOGGL_ROW = _row(
+    st.sampled_from(["TH", "NOPE"]), st.just("Chemistry"), st.sampled_from(["Lab", "Survey"]),
+    st.just("2025-12-02"), st.sampled_from(["10:00:00", "11:00:00"]), st.just("2025-12-02"),
+    st.sampled_from(["10:30:00", "09:00:00"]),
+)
+CARD_ROW = _row(
+    st.from_regex(r"\AC[0-9]{2,3}\Z"), st.just("Ana"), st.sampled_from(["1111", "2222"]),
+    st.sampled_from(["", "GBP"]), st.sampled_from(["1", "31"]), st.sampled_from(["", "7"]),
+    st.just(""), st.sampled_from(["", "inclusive", "exclusive"]), st.sampled_from(["", "GB", "NONE"]),
+)
+CHARGE_ROW = _row(
+    st.sampled_from(["C1", "NOPE"]), st.from_regex(r"\Ac[0-9]{1,2}\Z"), st.sampled_from(["2026-01-05", "2025-12-01"]),
+    st.sampled_from(["10.00", "-5.00", "999999999999999.99"]), st.just("shop"), st.sampled_from(["", "1", "3", "48"]),
+)
+BIRMINGHAM_ROW = _row(
+    st.just("jan2026.xls"), st.sampled_from(["************1234", "************9999"]), st.just("Adults"),
+    st.sampled_from(["2026-01-05", "2025-12-01"]), st.just("shop"), st.sampled_from(["52.32", "-5.00", "1e3"]),
+    st.just("GBP"), st.sampled_from(["", "60.00"]), st.sampled_from(["", "GBP"]), *[st.just("")] * 7,
+    st.from_regex(r"\A[0-9]{1,3}\Z"),
+)
+
+
+def _cmd(kind):  # noqa: ANN001, ANN202
+    """An import command of the fuzzed company as a function (store, path, at)."""
+    return lambda store, path, at: handle(store, kind(path, at, COMPANY))
+
+
+#: kind: (header, row strategy, import function (store, path, at))
 IMPORTS = {
     "customers": (CUSTOMER_COLUMNS, CUSTOMER_ROW, import_customers),
     "invoices": (INVOICE_COLUMNS, INVOICE_ROW, import_invoices),
     "contracts": (CONTRACT_COLUMNS, CONTRACT_ROW, import_contracts),
+    "engagements": (ENGAGEMENT_COLUMNS, ENGAGEMENT_ROW, _cmd(ImportEngagements)),
+    "timesheets": (OWN_COLUMNS, TIMESHEET_ROW, _cmd(ImportTimesheets)),
+    "timesheets-toggl": (FORMATS["toggl"], TOGGL_ROW, _cmd(ImportTimesheets)),
+    "cards": (CARD_COLUMNS, CARD_ROW, _cmd(ImportCards)),
+    "charges": (CHARGE_COLUMNS + ["installments"], CHARGE_ROW, _cmd(ImportCharges)),
+    "charges-birmingham": (BIRMINGHAM_COLUMNS, BIRMINGHAM_ROW, _cmd(ImportCharges)),
 }
 
 
@@ -134,6 +200,18 @@ def _write(path: Path, header: list[str], rows: list[tuple]) -> None:
         w = csv.writer(f)
         w.writerow(header)
         w.writerows(rows)
+
+
+def seed(store: Store) -> None:
+    """Company FZ (London, GBP) with client CL (a rate per unit), hourly engagement TH, and cards C1 and
+    "1234 Adults" (a Birmingham card), for the newer imports to refer to."""
+    at = _at()
+    handle(store, SetCompany(COMPANY, at, name="Fuzz", timezone="Europe/London", currency="GBP"))
+    handle(store, AddCustomer("CL", "Client", "Europe/London", "GBP", 14, company=COMPANY, at=at))
+    handle(store, SetCustomerRate("CL", "self-pay", "25.00", date(2024, 1, 1), at, COMPANY))
+    handle(store, CreateEngagement("TH", "CL", "Tutoring", "hourly", date(2024, 1, 1), at, COMPANY))
+    for ref, last4 in (("C1", "5678"), ("1234 Adults", "1234")):
+        handle(store, AddCard(ref, "Holder", last4, "GBP", 3, at, COMPANY))
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -152,6 +230,7 @@ def fuzz_store(request, tmp_path_factory):  # noqa: ANN001, ANN201
         import_customers_path = tmp_path_factory.mktemp("seed") / "c.csv"
         _write(import_customers_path, CUSTOMER_COLUMNS, [("ACME", "Acme", "Europe/Berlin", "EUR", "14", "true", "weekly", "1", "2026-01-05")])
         import_customers(store, str(import_customers_path), _at())
+        seed(store)
         yield store, tmp_path_factory.mktemp("files")
     finally:
         store.close()
