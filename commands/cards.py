@@ -389,5 +389,5 @@ def _recurring(cmd: SetRecurringCharge, uow: UnitOfWork) -> bool:
     if cmd.amount in (None, ""):
         raise ValidationError("amount", "a recurring charge needs an amount")
     first = parse_date(cmd.start_date, "start_date") if cmd.start_date is not None else local_date(uow.at, card.timezone)
-    card.set_recurring(cmd.charge_id, cmd.day, parse_amount(str(cmd.amount), card.currency), cmd.merchant or "", first)
+    card.set_recurring(cmd.charge_id, cmd.day, parse_amount(str(cmd.amount), card.currency, allow_negative=True), cmd.merchant or "", first)
     return True

@@ -103,6 +103,9 @@ def _invoice_week(cmd: InvoiceTimesheetWeek, uow: UnitOfWork) -> str:
     if week.locked:
         raise Conflict("week", f"{week.describe()} is invoiced already ({week.number})")
     issue_date = local_date(cmd.at, week.timezone)
+    if monday > issue_date:
+        raise ValidationError("week", f"{week_label(monday)} begins on {monday}, after {issue_date} (the command's local date): "
+                                      "a week is invoiced once it has begun")
     policy = unit_policy_at(company_of(uow, cmd.company), cmd.at)
     kind = CREDIT_NOTE if is_credit(week, customer, policy) else INVOICE
     number, seq = next_number(uow, cmd.company, kind, issue_date, f"the invoice of {week.describe()}")
@@ -138,6 +141,7 @@ def _target_week(uow: UnitOfWork, engagement: Engagement, customer: Any, day: da
             return uow.add(TimesheetWeek.open(engagement.company, customer.reference, customer.id, monday, engagement.timezone)), late
         if not week.locked:
             return week, late
+        week.require_not_before_last_change()  # it was locked after the command's time: not late then
         late = True
         monday += timedelta(days=7)
         if monday > last + timedelta(days=3650):
@@ -220,6 +224,7 @@ def _correct(cmd: CorrectTimesheetEntry, uow: UnitOfWork) -> bool:
                             week_start=target.week_start)
         target.add(entry)
         return True
+    week.require_not_before_last_change()  # invoiced after the command's time: nothing to correct then
     if day != entry.local_date:
         raise ValidationError("start", f"entry {cmd.entry_id} is invoiced ({week.number}); a correction keeps its date {entry.local_date}")
     policy = unit_policy_at(company_of(uow, cmd.company), week.due_at)

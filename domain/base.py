@@ -94,6 +94,15 @@ class BillingAggregate(Aggregate):
         before the last event of any aggregate it changes, so every stream's timestamps run forward.
         Raises :class:`domain.errors.Conflict` (field ``at``) naming both instants; nothing is recorded.
         """
+        self.require_not_before_last_change()
+        super().trigger_event(event_class, **kwargs)
+
+    def require_not_before_last_change(self) -> None:
+        """Refuse a business time (the current command's) before this aggregate's last event: raises
+        :class:`domain.errors.Conflict` (field ``at``) naming both instants. :meth:`trigger_event` calls
+        it; a command calls it itself on an aggregate whose state decides what it records elsewhere
+        without changing it (the locked week that makes a timesheet entry late or a correction billable),
+        since at an earlier instant that state did not exist yet."""
         at = current_business_time()
         last = getattr(self, "_modified_on", None)
         if last is not None and at < last:
@@ -102,9 +111,8 @@ class BillingAggregate(Aggregate):
             raise Conflict(
                 "at",
                 f"{at.isoformat()} is before {last.isoformat()}, when {self.describe()} last changed: "
-                "a command's business time is never before the last event of what it changes",
+                "a command's business time is never before the last event of what it changes or decides on",
             )
-        super().trigger_event(event_class, **kwargs)
 
     def describe(self) -> str:
         """What this aggregate is, in words a user recognises (``invoice INV-2026-000004``)."""

@@ -19,6 +19,8 @@ plain ISO 8601 calendar dates.
 
 from __future__ import annotations
 
+import re
+
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
@@ -107,6 +109,9 @@ def parse_instant(text: str | datetime, field: str = "at") -> datetime:
     return utc
 
 
+_CALENDAR_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def parse_date(text: str | date, field: str) -> date:
     """Parse an ISO 8601 calendar date (``2026-01-31``) within the supported range.
 
@@ -115,8 +120,8 @@ def parse_date(text: str | date, field: str) -> date:
         value = text
     else:
         try:
-            if not isinstance(text, str) or len(text.strip()) != 10:
-                raise ValueError
+            if not isinstance(text, str) or not _CALENDAR_DATE.fullmatch(text.strip()):
+                raise ValueError  # a week date (2026-W01-1) or an ordinal one is not a calendar date
             value = date.fromisoformat(text.strip())
         except ValueError:
             raise ValidationError(field, f"{text!r} is not an ISO 8601 date (like 2026-01-31)") from None

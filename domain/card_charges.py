@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from domain.calendar import start_of_day
 from domain.credit_card_invoice import Charge, CreditCardInvoice
 from domain.errors import ValidationError
-from domain.money import exact_sum, quantum
+from domain.money import check_amount, exact_sum, quantum
 
 if TYPE_CHECKING:
     from domain.credit_card import CreditCard
@@ -116,10 +116,24 @@ def post_purchases(card: CreditCard, statements: dict[int, CreditCardInvoice], p
                 pending.setdefault(target, []).append(charge.to_event())
                 counts["installment_parts_pending"] += 1
         counts["late"] += late
+    if waiting or pending:
+        _check_ahead(card, waiting, pending)
     for seq in sorted(by_seq):
         statements[seq].post(by_seq[seq])
     card.record_charges(recorded, [[s, pending[s]] for s in sorted(pending)], waiting)
     return counts
+
+
+def _check_ahead(card: CreditCard, waiting: list[list], pending: dict[int, list]) -> None:
+    """The charges a card holds for statements not open yet (waiting purchases and installment parts, the
+    ones it holds already and ``waiting``/``pending`` about to be added) add up to an amount within the
+    engine's bound (:func:`domain.money.check_amount`, |total| < 10^15): they will all be some statement's
+    total, so the command is refused now rather than the close later. Raises :class:`ValidationError` on
+    ``amount``."""
+    ahead = [w[2] for w in (*card.waiting, *waiting)]
+    ahead += [c[2] for _seq, parts in card.pending for c in parts] + [c[2] for parts in pending.values() for c in parts]
+    check_amount(exact_sum([Decimal(a) for a in ahead]), card.currency, "amount",
+                 f"the total of the charges card {card.reference} holds for statements not open yet")
 
 
 def close_oldest(card: CreditCard, statement: CreditCardInvoice, closed_at: datetime) -> CreditCardInvoice | None:

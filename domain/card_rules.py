@@ -5,6 +5,8 @@ rule), boundary ``inclusive``/``exclusive``, the last four digits, installments 
 
 from __future__ import annotations
 
+import re
+
 from domain.errors import ValidationError
 from domain.schedules import EXCLUSIVE, INCLUSIVE
 
@@ -14,9 +16,12 @@ MAX_INSTALLMENTS = 48
 DEFAULT_DUE_AFTER_DAYS = 10
 
 
+_WHOLE = re.compile(r"-?[0-9]{1,9}")
+
+
 def _whole(value: object, field: str, low: int, high: int, rule: str) -> int:
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        value = int(value.strip())
+    if isinstance(value, str) and _WHOLE.fullmatch(value.strip()):
+        value = int(value.strip())  # ASCII digits only: "²" and "٣" are refused, never int()-ed
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ValidationError(field, f"{value!r} must be a whole number from {low} to {high} ({rule})")
     return value

@@ -442,9 +442,11 @@ class CreditCard(RecurringCharges, BillingAggregate):
         current = self.open_statements()
         if current[0][1] <= first_start:
             return None
-        if self.closed or self.charges or len(current) > 1:
-            raise Conflict("card", f"card {self.reference} has statements with charges or closed already; "
-                                   "init-statements only opens the history of a new card")
+        why = (f"{self.closed} closed statement(s)" if self.closed else f"{len(self.charges)} charge(s)" if self.charges
+               else f"{len(current)} open statements already (from {current[0][1]}; init-statements opens the history once)"
+               if len(current) > 1 else None)
+        if why:
+            raise Conflict("card", f"card {self.reference} has {why}; init-statements only opens the history of a new card")
         periods = [(first_start, first_end)]
         while periods[-1][1] < current[0][2]:
             periods.append(self.next_period(periods[-1][1]))

@@ -289,7 +289,7 @@ class Engagement(BillingAggregate):
                 raise ValidationError("fee", f"a {pricing.lower()} engagement needs a fee")
             if schedule in (None, ""):
                 raise ValidationError("schedule", f"a {pricing.lower()} engagement needs a schedule: monthly, quarterly, annual or one_time")
-            amount = _fee(fee, currency)
+            amount = _fee(fee, currency, tax_percent)
             schedule = validate_schedule(schedule)
             if schedule == ONE_TIME and end_date is None:
                 raise ValidationError("end_date", "a one-time engagement needs an end date (its one period is start to end)")
@@ -350,7 +350,7 @@ class Engagement(BillingAggregate):
             elif key == "fee":
                 if self.schedule is None:
                     raise ValidationError("fee", "an hourly engagement has no package fee")
-                value = _fee(value, self.currency)
+                value = _fee(value, self.currency, Decimal(changes.get("tax_percent") or self.tax_percent))
                 if value == self.fee:
                     continue
             elif key not in ("tax_rate", "tax_percent"):
@@ -360,6 +360,8 @@ class Engagement(BillingAggregate):
             out[key] = value
         if not out:
             return False
+        if "tax_percent" in out and "fee" not in out and self.fee is not None:
+            _check_gross(self.fee, Decimal(out["tax_percent"]), self.currency)  # type: ignore[arg-type]
         after = list(self.terms)
         if "fee" in out:
             after[-1] = Term(after[-1].start, after[-1].end, out["fee"])  # type: ignore[arg-type]
@@ -398,7 +400,7 @@ class Engagement(BillingAggregate):
             raise ValidationError("end_date", f"{end_date} is not after the current end {current.end}")
         if fee not in (None, "") and self.schedule is None:
             raise ValidationError("fee", "an hourly engagement has no package fee")
-        amount = current.fee if fee in (None, "") else _fee(fee, self.currency)
+        amount = current.fee if fee in (None, "") else _fee(fee, self.currency, self.tax_percent)
         start = current.end + timedelta(days=1)
         after = self.terms + [Term(start, end_date, amount)]
         self.trigger_event(self.Renewed, start_date=start, end_date=end_date, fee=amount,
@@ -414,11 +416,21 @@ class Engagement(BillingAggregate):
                            next_due_at=_next_due(self.terms, self.schedule, self.proration, self.currency, after, self.timezone))
 
 
-def _fee(fee: object, currency: str) -> Decimal:
-    amount = parse_amount(str(fee), currency, "fee")
+def _fee(fee: object, currency: str, tax_percent: Decimal) -> Decimal:
+    """The fee ``fee`` of ``currency``: greater than zero, and its gross (the fee plus its tax at
+    ``tax_percent``, rounded half-up to the minor unit as on the invoice) within the engine's bound
+    (:func:`domain.money.check_amount`), so the fee's invoices can be issued. :class:`ValidationError` on
+    ``fee``."""
+    amount = parse_amount(str(fee), currency, "fee", allow_negative=True)
     if amount <= 0:
         raise ValidationError("fee", f"{fee} is not greater than zero")
-    return check_amount(amount, currency, "fee")
+    _check_gross(amount, tax_percent, currency)
+    return amount
+
+
+def _check_gross(fee: Decimal, tax_percent: Decimal, currency: str) -> None:
+    tax = round_money(EXACT.multiply(fee, Decimal(tax_percent)) / 100, currency)
+    check_amount(EXACT.add(fee, tax), currency, "fee", f"the gross of a fee of {fee} {currency} at {tax_percent} % tax,")
 
 
 def _next_period(terms: list[Term], schedule: str | None, proration: str, currency: str, billed_through: date | None) -> FeePeriod | None:

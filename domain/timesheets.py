@@ -31,7 +31,7 @@ from decimal import Decimal
 from uuid import UUID
 
 from domain.base import BillingAggregate, derive_id
-from domain.calendar import local_date, zone
+from domain.calendar import MAX_DATE, MIN_DATE, local_date, parse_date, zone
 from domain.errors import Conflict, ValidationError
 from domain.tenancy import scoped_id
 from domain.text import validate_reference, validate_text
@@ -420,10 +420,20 @@ def is_credit(week: TimesheetWeek, customer: Any, policy: str) -> bool:
 
 
 def parse_week(text: str, field: str = "week") -> date:
-    """The Monday of ISO 8601 week ``text`` (``2025-W01``); :class:`ValidationError` naming ``field``."""
+    """The Monday of ISO 8601 week ``text`` (``2025-W01``), or of the week holding calendar date ``text``
+    (``2025-01-02``; lists show a week as its Monday's date), in 1900-2999; :class:`ValidationError`
+    naming ``field`` for anything else."""
     s = str(text).strip().upper()
     try:
-        year, w = s.split("-W")
-        return date.fromisocalendar(int(year), int(w), 1)
-    except ValueError:
-        raise ValidationError(field, f"{text!r} is not an ISO 8601 week like 2025-W01") from None
+        if "-W" in s:
+            year, w = s.split("-W")
+            if not (year.isdigit() and w.isdigit() and len(year) == 4 and len(w) == 2):
+                raise ValueError
+            monday = date.fromisocalendar(int(year), int(w), 1)
+        else:
+            monday = week_start(parse_date(s, field))
+    except (ValueError, OverflowError, ValidationError):
+        raise ValidationError(field, f"{text!r} is not an ISO 8601 week like 2025-W01 (or a date in it, like 2024-12-30)") from None
+    if not MIN_DATE <= monday <= MAX_DATE - timedelta(days=6):
+        raise ValidationError(field, f"{text!r} is outside the supported range (weeks of 1900 to 2999)")
+    return monday

@@ -103,7 +103,7 @@ individual_invoices_projection = Projection(
     "individual_invoices",
     [individual_invoices],
     description="one row per recorded individual invoice, with the consolidated invoice that includes it",
-    version=2,
+    version=3,
 )
 I = "billing:IndividualInvoice."
 K = "billing:ConsolidatedInvoice."
@@ -158,7 +158,7 @@ consolidated_projection = Projection(
     "consolidated_invoices",
     [consolidated_invoices, consolidated_invoice_lines],
     description="one row per consolidation period (OPEN, CLOSED, or an issued invoice) and one per line",
-    version=2,
+    version=3,
 )
 
 

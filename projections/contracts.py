@@ -22,7 +22,7 @@ contracts_projection = Projection(
     "contracts",
     [contracts, contract_positions, contract_runs],
     description="contracts, their positions, and the audit trail of their runs",
-    version=2,
+    version=3,
 )
 
 

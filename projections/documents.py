@@ -27,7 +27,7 @@ invoices_projection = Projection(
     "invoices",
     [invoices, invoice_lines, invoice_taxes, outbox],
     description="every document (invoices, credit notes, consolidated invoices, card statements), lines, tax breakdown, outbox",
-    version=4,
+    version=5,
 )
 
 

@@ -13,7 +13,7 @@ from projections.writer import Writer
 EG = "billing:Engagement."
 
 engagements_projection = Projection(
-    "engagements", [engagements, engagement_periods], version=1,
+    "engagements", [engagements, engagement_periods], version=2,
     description="engagements (package fees, hourly) and every fee period billed",
 )
 

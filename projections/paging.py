@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from domain.errors import NotFound, ValidationError
 from projections.card_tables import credit_cards
-from projections.tables import api_keys, companies, contracts, customers
+from projections.tables import api_keys, companies, contracts, customers, engagements
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10000
@@ -49,23 +49,33 @@ class Paging:
         return stmt.limit(self.limit) if self.limit is not None else stmt
 
 
+def sliced(rows: list[Any], paging: Paging | None) -> list[Any]:
+    """``rows`` (a short list built in Python: a catalogue, the companies) limited to ``paging`` (all of
+    them when None), counting them into its :attr:`Paging.total`."""
+    if paging is None:
+        return rows
+    paging.total = len(rows)
+    end = None if paging.limit is None else paging.offset + paging.limit
+    return rows[paging.offset:end]
+
+
 def paged(conn: sa.Connection, stmt: sa.Select, paging: Paging | None) -> sa.Select:
     """``stmt`` limited to ``paging`` (unchanged when None)."""
     return stmt if paging is None else paging.apply(conn, stmt)
 
 
 def require_known(engine: sa.Engine, *, customer: str | None = None, contract: str | None = None,
-                  company: str | None = None, card: str | None = None) -> None:
+                  company: str | None = None, card: str | None = None, engagement: str | None = None) -> None:
     """Raise :class:`NotFound` naming the field if a filter names a customer or contract (of ``company``,
     when given) or a company the read models do not know (an unknown reference is an error, not an empty
-    list); likewise a card. The default company always exists; a company is known once it has settings, a
+    list); likewise a card or an engagement. The default company always exists; a company is known once it has settings, a
     customer, a contract, a card or an API key."""
     checks: list[tuple[str, str, Any]] = []
     if company and company != "default":
         checks.append(("company", company, sa.select(sa.literal(1)).where(sa.or_(
             sa.exists().where(companies.c.company == company), sa.exists().where(customers.c.company == company),
             sa.exists().where(contracts.c.company == company), sa.exists().where(api_keys.c.company == company),
-            sa.exists().where(credit_cards.c.company == company),
+            sa.exists().where(credit_cards.c.company == company), sa.exists().where(engagements.c.company == company),
         ))))
     if customer:
         stmt = sa.select(customers.c.reference).where(customers.c.reference == customer)
@@ -76,6 +86,9 @@ def require_known(engine: sa.Engine, *, customer: str | None = None, contract: s
     if card:
         stmt = sa.select(credit_cards.c.reference).where(credit_cards.c.reference == card)
         checks.append(("card", card, stmt.where(credit_cards.c.company == company) if company else stmt))
+    if engagement:
+        stmt = sa.select(engagements.c.reference).where(engagements.c.reference == engagement)
+        checks.append(("engagement", engagement, stmt.where(engagements.c.company == company) if company else stmt))
     if not checks:
         return
     with engine.connect() as conn:

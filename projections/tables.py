@@ -20,6 +20,12 @@ from sqlalchemy.types import TypeDecorator
 
 metadata = sa.MetaData()
 
+#: Characters a document number column holds: a reference (at most 100, :mod:`domain.text`) with the
+#: prefix and suffix the engine adds (``PKG-<engagement>-2026-01-01``, ``ST-<card>-0001``); engine-made
+#: numbers (``INV-2026-000001``) are far shorter. A test checks the longest numbers fit
+#: (tests/test_defects_newer.py).
+NUMBER_LENGTH = 120
+
 
 class Money(TypeDecorator):
     """An exact decimal amount: NUMERIC(20, 4) on PostgreSQL, decimal text on SQLite; Python ``Decimal``."""
@@ -129,7 +135,7 @@ individual_invoices = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("attributes", sa.JSON, nullable=False),
     _id("consolidated_invoice_id", index=True),
-    sa.Column("consolidated_number", sa.String(64), index=True),
+    sa.Column("consolidated_number", sa.String(NUMBER_LENGTH), index=True),
     sa.Column("recorded_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("company", "number", name="individual_invoices_company_number"),
 )
@@ -140,7 +146,7 @@ consolidated_invoices = sa.Table(
     metadata,
     _id("consolidated_invoice_id", primary_key=True),
     sa.Column("company", sa.String(100), nullable=False),
-    sa.Column("number", sa.String(64)),
+    sa.Column("number", sa.String(NUMBER_LENGTH)),
     _id("customer_id", nullable=False),
     sa.Column("customer_reference", sa.String(100), nullable=False, index=True),
     sa.Column("regime", sa.Integer, nullable=False),
@@ -225,7 +231,7 @@ contract_positions = sa.Table(
     sa.Column("description", sa.Text, nullable=False),
     sa.Column("quantity", Money, nullable=False),
     sa.Column("unit_price", Money, nullable=False),
-    sa.Column("tax_rate", sa.String(32), nullable=False),
+    sa.Column("tax_rate", sa.String(100), nullable=False),
     sa.Column("tax_percent", Money, nullable=False),
     sa.Column("discountable", sa.Boolean, nullable=False),
     sa.Column("attributes", sa.JSON, nullable=False),
@@ -240,7 +246,7 @@ contract_runs = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("message", sa.Text, nullable=False),
     _id("invoice_id", index=True),
-    sa.Column("invoice_number", sa.String(64)),
+    sa.Column("invoice_number", sa.String(NUMBER_LENGTH)),
     sa.Column("recorded_at", UTCDateTime, nullable=False),
 )
 
@@ -249,7 +255,7 @@ invoices = sa.Table(
     "invoices",
     metadata,
     _id("invoice_id", primary_key=True),
-    sa.Column("number", sa.String(64)),
+    sa.Column("number", sa.String(NUMBER_LENGTH)),
     sa.Column("sequence", sa.Integer),
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
@@ -268,7 +274,7 @@ invoices = sa.Table(
     sa.Column("payment_terms_days", sa.Integer, nullable=False),
     sa.Column("period_start", sa.Date),
     sa.Column("period_end", sa.Date),
-    sa.Column("references_number", sa.String(64)),
+    sa.Column("references_number", sa.String(NUMBER_LENGTH)),
     sa.Column("reason", sa.String(200), nullable=False),
     sa.Column("auto_send", sa.Boolean, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
@@ -285,7 +291,7 @@ invoice_lines = sa.Table(
     sa.Column("quantity", Money, nullable=False),
     sa.Column("unit_price", Money, nullable=False),
     sa.Column("net", Money, nullable=False),
-    sa.Column("tax_rate", sa.String(32), nullable=False),
+    sa.Column("tax_rate", sa.String(100), nullable=False),
     sa.Column("tax_percent", Money, nullable=False),
     sa.Column("attributes", sa.JSON, nullable=False),
 )
@@ -294,7 +300,7 @@ invoice_taxes = sa.Table(
     "invoice_taxes",
     metadata,
     _id("invoice_id", primary_key=True),
-    sa.Column("tax_rate", sa.String(32), primary_key=True),
+    sa.Column("tax_rate", sa.String(100), primary_key=True),
     sa.Column("tax_percent", Money, nullable=False),
     sa.Column("base", Money, nullable=False),
     sa.Column("tax", Money, nullable=False),
@@ -304,7 +310,7 @@ outbox = sa.Table(
     "outbox",
     metadata,
     _id("invoice_id", primary_key=True),
-    sa.Column("number", sa.String(64), nullable=False),
+    sa.Column("number", sa.String(NUMBER_LENGTH), nullable=False),
     sa.Column("company", sa.String(100), nullable=False),
     sa.Column("customer_reference", sa.String(100), nullable=False),
     sa.Column("queued_at", UTCDateTime, nullable=False),
@@ -395,7 +401,7 @@ engagement_periods = sa.Table(
     sa.Column("period_end", sa.Date, nullable=False),
     sa.Column("amount", Money, nullable=False),
     _id("invoice_id", nullable=False),
-    sa.Column("number", sa.String(64), nullable=False),
+    sa.Column("number", sa.String(NUMBER_LENGTH), nullable=False),
     sa.Column("billed_at", UTCDateTime, nullable=False),
 )
 
@@ -431,7 +437,7 @@ timesheet_entries = sa.Table(
     sa.Column("late", sa.Boolean, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     _id("invoice_id"),
-    sa.Column("invoice_number", sa.String(64)),
+    sa.Column("invoice_number", sa.String(NUMBER_LENGTH)),
     sa.Column("recorded_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("company", "external_id", name="timesheet_entries_company_external_id"),
 )

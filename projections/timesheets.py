@@ -14,7 +14,7 @@ TE = "billing:TimesheetEntry."
 TW = "billing:TimesheetWeek."
 
 timesheets_projection = Projection(
-    "timesheets", [customer_rates, timesheet_entries], version=1,
+    "timesheets", [customer_rates, timesheet_entries], version=2,
     description="customers' rates per 15-minute unit, and timesheet entries with their week, lock and invoice",
 )
 

@@ -32,11 +32,11 @@ import sqlalchemy as sa
 
 from commands.bus import retrying
 from domain.base import business_time
-from domain.errors import ValidationError
+from domain.errors import DomainError, ValidationError
 from projections import registry
 from projections import runner as projection_runner
 from projections.tables import due_work
-from scheduler.work import BATCH_EVENTS, StaleState, TickContext, TickSummary, WorkItem, WorkSource, sources
+from scheduler.work import BATCH_EVENTS, Refused, StaleState, TickContext, TickSummary, WorkItem, WorkSource, sources
 
 #: Attempts of one batch when other tickers keep winning the race.
 MAX_BATCH_ATTEMPTS = 50
@@ -121,10 +121,29 @@ def _tick(
     list_documents: bool,
     chosen: list[WorkSource[Any]],
 ) -> TickSummary:
-    summary = TickSummary(at=at, dry_run=dry_run)
     projection_runner.run(store, registry.ALL)
+    refused: list[Refused] = []
+    while True:
+        summary = TickSummary(at=at, dry_run=dry_run)
+        try:
+            _plan_and_process(store, at, dry_run, company, progress, list_documents, chosen, summary, refused)
+            break
+        except Refused as r:
+            # Only a dry run gets here: its earlier batches live in memory only, so it starts again,
+            # passing over every item refused so far (a real tick redoes the batch, see _process).
+            refused.append(r)
+    if not dry_run and catch_up_after:
+        projection_runner.run(store, registry.ALL)
+    return summary
+
+
+def _plan_and_process(store: Any, at: datetime, dry_run: bool, company: str | None, progress: Callable[[int, int], None] | None,
+                      list_documents: bool, chosen: list[WorkSource[Any]], summary: TickSummary, refused: list[Refused]) -> None:
     ctx = TickContext(store, at, dry_run, summary)
     ctx.list_documents = list_documents
+    for r in refused:
+        ctx.refused.add(r.item.target)
+        summary.refused.append(r.report())
     rows = _due_rows(store, at, company)
     work: list[tuple[WorkItem[Any], WorkSource[Any]]] = []
     for src in chosen:
@@ -140,9 +159,6 @@ def _tick(
         _process(ctx, work, progress)
     finally:
         gc.unfreeze()
-    if not dry_run and catch_up_after:
-        projection_runner.run(store, registry.ALL)
-    return summary
 
 
 def _due_rows(store: Any, at: datetime, company: str | None) -> dict[str, list[Any]]:
@@ -177,8 +193,14 @@ def _process(ctx: TickContext, work: list[tuple[WorkItem[Any], WorkSource[Any]]]
                     ctx.preload(ids)
                     position["prefetched_to"] = end
                 item, src = work[i]
-                src.process(ctx, item)
                 i += 1
+                if item.target in ctx.refused:
+                    ctx.count(src.kind, "refused")
+                    continue
+                try:
+                    src.process(ctx, item)
+                except DomainError as e:
+                    raise Refused(src.kind, item, e) from None
                 if ctx.pending_events() >= BATCH_EVENTS:
                     break
             ctx.commit()
@@ -193,6 +215,18 @@ def _process(ctx: TickContext, work: list[tuple[WorkItem[Any], WorkSource[Any]]]
         position["prefetched_to"] = position["start"]
 
     while position["start"] < total:
-        position["start"] = retrying(batch, retry_on=(StaleState,), before_retry=lost, attempts=MAX_BATCH_ATTEMPTS)
+        try:
+            position["start"] = retrying(batch, retry_on=(StaleState,), before_retry=lost, attempts=MAX_BATCH_ATTEMPTS)
+        except Refused as r:
+            if ctx.dry_run:
+                raise  # its earlier batches are in memory only: _tick starts it again
+            # Forget the batch and everything loaded (the refused item may have changed aggregates in
+            # memory before the domain refused it), then redo the batch without the item's target.
+            ctx.rollback()
+            ctx.forget_all()
+            position["prefetched_to"] = position["start"]
+            ctx.refused.add(r.item.target)
+            ctx.summary.refused.append(r.report())
+            continue
         if progress:
             progress(position["start"], total)

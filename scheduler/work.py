@@ -26,6 +26,20 @@ T = TypeVar("T")
 BATCH_EVENTS = 400
 
 
+class Refused(Exception):
+    """A work item the domain refused (a :class:`domain.errors.DomainError` while processing it: a
+    document's total out of range, ...). The tick forgets the batch, passes over the item's target for the
+    rest of the tick, reports it in :attr:`TickSummary.refused`, and does every other item: one bad
+    aggregate never stops the tick for the others (issue 6, item 1)."""
+
+    def __init__(self, kind: str, item: "WorkItem[Any]", error: Any):
+        super().__init__(f"{kind} {item.key}: {error}")
+        self.kind, self.item, self.error = kind, item, error
+
+    def report(self) -> dict[str, str]:
+        return {"kind": self.kind, "key": self.item.key, "field": self.error.field, "rule": self.error.rule}
+
+
 class StaleState(Exception):
     """Aggregates loaded at different moments disagree (another ticker changed one in between): forget
     everything loaded and redo the batch, like a lost save."""
@@ -56,6 +70,9 @@ class TickSummary:
     conflicts: int = 0
     #: The latest event instant of what was passed over (``later_history``), if anything was.
     later_than: datetime | None = None
+    #: Items refused by the domain (a total out of range, ...): ``{kind, key, field, rule}``, in the tick's
+    #: order. Their target's later items are passed over too; every other item is done.
+    refused: list[dict[str, str]] = field(default_factory=list)
 
     def add(self, kind: str, what: str, n: int = 1) -> None:
         self.counts.setdefault(kind, {})
@@ -69,6 +86,7 @@ class TickSummary:
             "events": self.events,
             "conflicts_retried": self.conflicts,
             "later_history_until": self.later_than.isoformat() if self.later_than else None,
+            "refused": self.refused,
             "issued": self.issued,
         }
 
@@ -90,6 +108,8 @@ class TickContext:
         self.list_documents = True
         #: Targets passed over in this tick (their later items are passed over too).
         self.passed_over: set[UUID] = set()
+        #: Targets of refused items (:class:`Refused`), never processed again in this tick.
+        self.refused: set[UUID] = set()
         # Pending events of the batch, counted incrementally (summing over every touched aggregate after
         # every item made batches quadratic: 3 s of a 13 s profile).
         self._recent: list[Any] = []

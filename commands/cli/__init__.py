@@ -99,8 +99,11 @@ def cli(ctx: click.Context, database_url: str | None, debug: bool) -> None:
 def _usage_error(e: click.UsageError) -> str:
     param = getattr(e, "param", None)
     where = f" (see billing {e.ctx.command_path.split(' ', 1)[1]} --help)" if e.ctx and " " in e.ctx.command_path else ""
+    if isinstance(e, click.MissingParameter) and param is not None and param.name:
+        kind = "argument" if isinstance(param, click.Argument) else "option " + (param.opts[0] if param.opts else param.name)
+        return f"error: {param.name}: is required (the {kind}){where}"
     if param is not None and param.name:
-        return f"error: {param.name}: {e.message}{where}"
+        return f"error: {param.name}: {e.message or e.format_message()}{where}"
     return f"error: usage: {e.message}{where}"
 
 

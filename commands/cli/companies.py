@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
-from commands.cli.common import at_option, catch_up, company_option, echo, emit_json, execute, json_option, opened, parse_at, table
+from commands.cli.common import (
+    at_option, catch_up, company_option, echo, emit_json, execute, json_option, opened, page_options, parse_at, report,
+)
 
 
 @click.group()
@@ -35,19 +37,16 @@ def companies_set(ctx: click.Context, company: str, name: str | None, tz: str | 
 
 
 @companies.command("list")
+@page_options
 @json_option
 @click.pass_context
-def companies_list(ctx: click.Context, as_json: bool) -> None:
+def companies_list(ctx: click.Context, limit: int, offset: int, as_json: bool) -> None:
     """List the companies that have settings."""
     from projections.company_queries import list_companies
+    from projections.paging import sliced
 
-    with opened(ctx, write=False) as store:
-        catch_up(store)
-        rows = list_companies(store.read_engine)
-    if as_json:
-        emit_json(rows)
-        return
-    table(["company", "name", "zone", "currency"], [[r["company"], r["name"], r["timezone"], r["currency"]] for r in rows])
+    report(ctx, limit, offset, as_json, lambda engine, page: sliced(list_companies(engine), page),
+           ["company", "name", "zone", "currency"], lambda r: [r["company"], r["name"], r["timezone"], r["currency"]])
 
 
 @companies.command("show")
@@ -58,8 +57,11 @@ def companies_show(ctx: click.Context, company: str, as_json: bool) -> None:
     """Show COMPANY with its tax rates and number formats (JSON, with or without --json)."""
     from projections.company_queries import show_company
 
+    from projections.paging import require_known
+
     with opened(ctx, write=False) as store:
         catch_up(store)
+        require_known(store.read_engine, company=company)
         emit_json(show_company(store.read_engine, company))
 
 
@@ -87,17 +89,15 @@ def tax_rates_add(ctx: click.Context, company: str, name: str, percent: str, fro
 @tax_rates.command("list")
 @company_option
 @click.option("--on", "on_text", metavar="DATE", help="The catalogue in force on this date (default: every rate, with dates).")
+@page_options
 @json_option
 @click.pass_context
-def tax_rates_list(ctx: click.Context, company: str, on_text: str | None, as_json: bool) -> None:
+def tax_rates_list(ctx: click.Context, company: str, on_text: str | None, limit: int, offset: int, as_json: bool) -> None:
     """List the company's tax rates."""
     from commands.cli.common import parse_optional_date
     from projections.company_queries import list_tax_rates
+    from projections.paging import sliced
 
-    with opened(ctx, write=False) as store:
-        catch_up(store)
-        rows = list_tax_rates(store.read_engine, company, parse_optional_date(on_text, "on"))
-    if as_json:
-        emit_json(rows)
-        return
-    table(["name", "percent", "from"], [[r["name"], r["percent"], r["effective_from"]] for r in rows])
+    on = parse_optional_date(on_text, "on")
+    report(ctx, limit, offset, as_json, lambda engine, page: sliced(list_tax_rates(engine, company, on), page),
+           ["name", "percent", "from"], lambda r: [r["name"], r["percent"], r["effective_from"]], known={"company": company})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from commands.cli.common import at_option, catch_up, company_option, echo, emit_json, execute, json_option, opened, parse_at, table
+from commands.cli.common import at_option, catch_up, company_option, echo, execute, json_option, opened, page_options, parse_at, report
 
 
 @click.command("serve")
@@ -55,20 +55,17 @@ def api_keys_create(ctx: click.Context, company: str, admin: bool, label: str, a
 
 @api_keys.command("list")
 @company_option
+@page_options
 @json_option
 @click.pass_context
-def api_keys_list(ctx: click.Context, company: str, as_json: bool) -> None:
+def api_keys_list(ctx: click.Context, company: str, limit: int, offset: int, as_json: bool) -> None:
     """List the company's keys (ids, never secrets)."""
     from projections.company_queries import list_api_keys
+    from projections.paging import sliced
 
-    with opened(ctx, write=False) as store:
-        catch_up(store)
-        rows = list_api_keys(store.read_engine, company)
-    if as_json:
-        emit_json(rows)
-        return
-    table(["key id", "admin", "label", "created", "revoked"],
-          [[r["key_id"], r["admin"], r["label"], r["created_at"], r["revoked_at"] or ""] for r in rows])
+    report(ctx, limit, offset, as_json, lambda engine, page: sliced(list_api_keys(engine, company), page),
+           ["key id", "admin", "label", "created", "revoked"],
+           lambda r: [r["key_id"], r["admin"], r["label"], r["created_at"], r["revoked_at"] or ""], known={"company": company})
 
 
 @api_keys.command("revoke")

@@ -43,6 +43,9 @@ def tick_cmd(ctx: click.Context, at_text: str | None, dry_run: bool, company: st
         passed = sum(c.get("later_history", 0) for c in summary.counts.values())
         click.echo(f"warning: {passed} item(s) passed over: what they change has events up to "
                    f"{summary.later_than.isoformat()}, after the tick's instant; a tick at a later instant does them", err=True)
+    for r in summary.refused:
+        click.echo(f"warning: {r['kind']} {r['key']} refused, left for a later tick once corrected: {r['field']}: {r['rule']} "
+                   "(everything else was done)", err=True)
     if as_json:
         emit_json(summary.as_dict())
         return

@@ -123,4 +123,4 @@ def timesheets_list(ctx: click.Context, company: str, all_companies: bool, custo
     report(ctx, limit, offset, as_json, lambda engine, page: list_entries(engine, co, customer, engagement, status, paging=page),
            ["entry", "customer", "date", "minutes", "staff", "code", "week", "late", "status", "invoice"],
            lambda r: [r["entry_id"], r["customer"], r["date"], r["minutes"], r["staff"], r["service_code"], r["week"], r["late"],
-                      r["status"], r["invoice"] or ""], known={"customer": customer, "company": co})
+                      r["status"], r["invoice"] or ""], known={"customer": customer, "engagement": engagement, "company": co})

@@ -149,12 +149,17 @@ def create_app(database_url: str | None = None) -> FastAPI:
     def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         first = errors[0] if errors else {}
+        if first.get("type") == "json_invalid":  # its loc is the character offset, not a field
+            return problem(422, "Invalid request", f"body: is not valid JSON ({first.get('ctx', {}).get('error', 'malformed')})",
+                           "body", "validation")
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
         field = ".".join(loc) or "body"
         return problem(422, "Invalid request", f"{field}: {first.get('msg', 'is not valid')}", field, "validation")
 
     @app.exception_handler(StarletteHTTPException)
     def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and "parsing the body" in str(exc.detail):  # not UTF-8, nested too deep, ...
+            return problem(422, "Invalid request", "body: is not valid JSON (not UTF-8, or nested too deeply)", "body", "validation")
         return problem(exc.status_code, "Not found" if exc.status_code == 404 else "Error", str(exc.detail))
 
     @app.exception_handler(ApiError)

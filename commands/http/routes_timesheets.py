@@ -72,7 +72,7 @@ def list_entries(customer: str | None = None, engagement: str | None = None, sta
 
     if status is not None and status.upper() not in ("OPEN", "LOCKED", "DELETED"):
         raise ValidationError("status", f"{status!r} is not one of open, locked, deleted")
-    read(engine, lambda s: require_known(s.read_engine, customer=customer, company=who.company))
+    read(engine, lambda s: require_known(s.read_engine, customer=customer, engagement=engagement, company=who.company))
     return page(engine, limit, cursor, lambda s, p: timesheet_queries.list_entries(s.read_engine, who.company, customer, engagement, status, paging=p))
 
 

@@ -1,0 +1,233 @@
+"""Regression tests of issue 6's rules on the areas built after it (engagements, timesheets, cards): each
+rule was broken by one of them until a probe found it. Each test names its rule and the issue's item.
+
+The stores are real SQLite files and a real PostgreSQL schema (``store``/``db_url`` run on both); the CLI
+and HTTP tests use the real ``billing`` entry point and the real app.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from commands.app import Store
+from commands.bus import handle
+from commands.cards import AddCard, ChargeCard, SetRecurringCharge
+from commands.companies import AddTaxRate, SetCompany
+from commands.customers import AddCustomer
+from commands.engagements import CreateEngagement, RenewEngagement, UpdateEngagement
+from commands.timesheets import AddTimesheetEntry, CorrectTimesheetEntry, InvoiceTimesheetWeek, SetCustomerRate
+from domain.errors import Conflict, ValidationError
+from projections import registry
+from projections import runner as projection_runner
+from projections.invoice_queries import list_invoices
+from scheduler.tick import tick
+from support import ok, rejected
+
+UTC = timezone.utc
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+HUGE = "999999999999999.00"  # within the bound (< 10^15) on its own
+
+
+def utc(*a: int) -> datetime:
+    return datetime(*a, tzinfo=UTC)
+
+
+def firm(store: Store, rate: str = "25.00") -> None:
+    """Company CARE (New York, USD) with client CL at ``rate`` per unit and hourly engagement TH; company
+    BANK (Sao Paulo, BRL) with card OK (closing day 31) charged 5.00 in December 2025."""
+    handle(store, SetCompany("CARE", T0, name="Care", timezone="America/New_York", currency="USD"))
+    handle(store, AddCustomer("CL", "Client", "America/New_York", "USD", 14, company="CARE", at=T0))
+    handle(store, SetCustomerRate("CL", "Aetna", rate, date(2026, 1, 1), T0, "CARE"))
+    handle(store, CreateEngagement("TH", "CL", "Therapy", "hourly", date(2026, 1, 1), T0, "CARE"))
+    handle(store, SetCompany("BANK", T0, name="Bank", timezone="America/Sao_Paulo", currency="BRL"))
+    handle(store, AddCard("OK", "Bo", "1111", "BRL", 31, T0, "BANK"))
+    handle(store, ChargeCard("OK", "o1", date(2025, 12, 10), "5.00", "shop", T0, "BANK"))
+
+
+def entry(store: Store, eid: str, start: datetime, minutes: int, at: datetime) -> None:
+    handle(store, AddTimesheetEntry(eid, "TH", start, start + timedelta(minutes=minutes), at, "CARE", "Dana", "90837"))
+
+
+# ============================================================================================ item 1: the tick
+def test_an_item_the_domain_refuses_never_stops_the_tick_for_the_others(store: Store) -> None:
+    """Rule (item 1): one aggregate whose document cannot be issued (its total out of range) is reported
+    and passed over; every other item of the tick is done, in a dry run too, and the next tick tries it
+    again."""
+    firm(store, rate=HUGE)
+    entry(store, "S-1", utc(2026, 1, 6, 15), 30, utc(2026, 1, 6, 18))  # 2 units x 999999999999999.00: out of range
+    for dry_run in (True, False):
+        summary = tick(store, utc(2026, 1, 14), dry_run=dry_run)
+        assert [(r["kind"], r["field"]) for r in summary.refused] == [("timesheet", "net")], summary.refused
+        assert "out of range" in summary.refused[0]["rule"]
+        assert summary.counts["card_statement"]["closed"] == 1  # the other company's statement closed
+    projection_runner.run(store, registry.ALL)
+    assert [d["number"] for d in list_invoices(store.read_engine, company="BANK", kind="ALL")] == ["ST-OK-0001"]
+    assert list_invoices(store.read_engine, company="CARE", kind="ALL") == []
+    assert tick(store, utc(2026, 1, 15)).refused[0]["kind"] == "timesheet"  # still refused, still reported
+    assert projection_runner.errors(store) == []
+
+
+def test_charges_waiting_for_later_statements_are_bounded_when_they_are_posted(store: Store) -> None:
+    """Rule (item 1): what a card holds for statements not open yet (waiting purchases, installment parts)
+    will be some statement's total, so it is checked when posted: refused then, not at the close."""
+    firm(store)
+    handle(store, AddCard("VISA", "Ana", "1234", "BRL", 31, T0, "BANK"))
+    handle(store, ChargeCard("VISA", "w1", date(2026, 1, 10), "600000000000000.00", "shop", T0, "BANK"))  # waits for January
+    before = store.head()
+    with pytest.raises(ValidationError) as e:
+        handle(store, ChargeCard("VISA", "w2", date(2026, 1, 11), "600000000000000.00", "shop", T0, "BANK"))
+    assert e.value.field == "amount" and "statements not open yet" in e.value.rule
+    with pytest.raises(ValidationError):  # an installment part for February on top of the waiting one
+        handle(store, ChargeCard("VISA", "i1", date(2025, 12, 15), "900000000000000.00", "shop", T0, "BANK", installments=2))
+    assert store.head() == before
+    # a recurring charge posted twice into one statement (Nov 5 late, Dec 5) is the tick's to refuse
+    handle(store, AddCard("R", "Rui", "2222", "BRL", 31, T0, "BANK"))
+    handle(store, SetRecurringCharge("R", "r1", T0, "BANK", day=5, amount="600000000000000.00", merchant="rent",
+                                     start_date=date(2025, 11, 5)))
+    summary = tick(store, utc(2026, 1, 2, 12))
+    assert [(r["kind"], r["key"].split(":")[0], r["field"]) for r in summary.refused] == [("card_recurring", "R", "amount")], summary.refused
+    assert summary.counts["card_statement"] == {"closed": 2, "refused": 1}  # OK's and VISA's; R waits for the fix
+
+
+def test_a_package_fees_gross_is_bounded_when_the_fee_is_set(store: Store) -> None:
+    """Rule (item 1): a fee whose gross (fee plus tax, half-up) would be out of range is refused by create,
+    update and renew, before anything is written."""
+    firm(store)
+    before = store.head()
+    with pytest.raises(ValidationError) as e:  # 840336134453781.52 x 1.19 = 1000000000000000.01
+        handle(store, CreateEngagement("E1", "CL", "Fees", "package", date(2026, 1, 1), T0, "CARE", fee="840336134453781.52",
+                                       schedule="monthly"))
+    assert e.value.field == "fee" and "gross" in e.value.rule
+    assert store.head() == before
+    handle(store, CreateEngagement("E1", "CL", "Fees", "package", date(2026, 1, 1), T0, "CARE", fee="840336134453781.00",
+                                   schedule="monthly", end_date=date(2026, 3, 31)))
+    for cmd in (UpdateEngagement("E1", T0, "CARE", fee=HUGE), RenewEngagement("E1", date(2026, 6, 30), T0, "CARE", fee=HUGE)):
+        with pytest.raises(ValidationError):
+            handle(store, cmd)
+    summary = tick(store, utc(2026, 2, 2))
+    assert summary.refused == [] and summary.counts["package_fee"]["issued"] == 2
+
+
+# ============================================================================================ item 21: what the read models hold
+def test_the_longest_references_and_rate_names_fit_the_read_models(store: Store) -> None:
+    """Rule (items 1 and 21): every text that enters fits the read models, the numbers the engine derives
+    from references too (``PKG-<engagement>-<date>``, ``ST-<card>-0001``; 100 characters each) and a tax
+    rate's name (100): on PostgreSQL a longer value than a column holds stops the projection."""
+    firm(store)
+    long_ref, long_rate = "E" * 100, "r" * 100
+    handle(store, AddTaxRate("CARE", long_rate, "5", T0, date(2025, 12, 31)))
+    handle(store, CreateEngagement(long_ref, "CL", "Fees", "package", date(2026, 1, 1), T0, "CARE", fee="10.00",
+                                   schedule="monthly", end_date=date(2026, 1, 31), tax_rate=long_rate))
+    handle(store, AddCard("C" * 100, "Ana", "1234", "BRL", 31, T0, "BANK"))
+    handle(store, ChargeCard("C" * 100, "x" * 100, date(2025, 12, 10), "5.00", "m" * 200, T0, "BANK"))
+    summary = tick(store, utc(2026, 1, 2, 12))
+    assert summary.refused == []
+    projection_runner.run(store, registry.ALL)
+    assert projection_runner.errors(store) == []
+    numbers = {d["number"] for d in list_invoices(store.read_engine, kind="ALL", company="CARE")}
+    numbers |= {d["number"] for d in list_invoices(store.read_engine, kind="ALL", company="BANK")}
+    assert f"PKG-{long_ref}-2026-01-01" in numbers and f"ST-{'C' * 100}-0001" in numbers
+
+
+# ============================================================================================ items 4 and 22: parsers
+@pytest.mark.parametrize("text", ["²", "-²", "٣", "𝟑", "3.0", "1e1"])
+def test_installments_are_ascii_digits_or_a_usage_error(store: Store, text: str) -> None:
+    """Rule (item 22): ``int()`` never sees unchecked text: installments of ``²`` were exit 1."""
+    firm(store)
+    with pytest.raises(ValidationError) as e:
+        handle(store, ChargeCard("OK", "c9", date(2025, 12, 11), "9.00", "shop", T0, "BANK", installments=text))
+    assert e.value.field == "installments"
+
+
+@pytest.mark.parametrize("text", ["2025-W50-1", "2025-344", "20251210", "٢٠٢٥-١٢-١٠"])
+def test_a_calendar_date_is_yyyy_mm_dd(store: Store, text: str) -> None:
+    """Rule (item 13: one rule per kind of value): a date is an ISO 8601 calendar date; a week date or an
+    ordinal date is refused, not read as some day."""
+    firm(store)
+    with pytest.raises(ValidationError) as e:
+        handle(store, ChargeCard("OK", "c9", text, "9.00", "shop", T0, "BANK"))
+    assert e.value.field == "date"
+
+
+# ============================================================================================ item 5: time runs forward
+def test_a_timesheet_command_is_never_before_the_lock_it_decides_on(store: Store) -> None:
+    """Rule (item 5): a command's time is never before the last event of what it changes or decides on. A
+    correction dated before its week was invoiced (it would bill a difference against an invoice issued
+    later) and an entry dated before the lock that makes it late are refused, naming both instants."""
+    firm(store)
+    entry(store, "S-1", utc(2026, 1, 6, 15), 50, utc(2026, 1, 6, 18))
+    assert handle(store, InvoiceTimesheetWeek("CL", "2026-W02", utc(2026, 1, 14, 12), "CARE")) == "INV-2026-000001"
+    before = store.head()
+    with pytest.raises(Conflict) as e:
+        handle(store, CorrectTimesheetEntry("S-1", utc(2026, 1, 10), "CARE", minutes=70))
+    assert e.value.field == "at" and "2026-01-10T00:00:00+00:00" in e.value.rule and "2026-01-14T12:00:00+00:00" in e.value.rule
+    with pytest.raises(Conflict):
+        entry(store, "S-8", utc(2026, 1, 7, 15), 30, utc(2026, 1, 8))
+    assert store.head() == before
+    entry(store, "S-8", utc(2026, 1, 7, 15), 30, utc(2026, 1, 15))  # after the lock: late, in a later week
+    handle(store, CorrectTimesheetEntry("S-1", utc(2026, 1, 15), "CARE", minutes=70))
+
+
+# ============================================================================================ item 10: what a list shows
+def test_the_week_a_list_shows_is_accepted_and_a_week_not_begun_is_refused(store: Store) -> None:
+    """Rule (item 10): whatever identifier a list shows is accepted by the commands: ``timesheets list``
+    shows a week as its Monday's date, so ``--week`` takes it (or any date of the week) as well as
+    ``2026-W02``. A week that has not begun at the command's time cannot be invoiced."""
+    firm(store)
+    entry(store, "S-1", utc(2026, 1, 6, 15), 50, utc(2026, 1, 6, 18))
+    entry(store, "S-2", utc(2026, 9, 29, 15), 50, utc(2026, 1, 7))  # booked ahead
+    with pytest.raises(ValidationError) as e:
+        handle(store, InvoiceTimesheetWeek("CL", "2026-W40", utc(2026, 1, 28), "CARE"))
+    assert e.value.field == "week" and "has begun" in e.value.rule
+    for bad in ("1899-W52", "2026-W54", "2026-W2", "2026-13-01"):
+        with pytest.raises(ValidationError):
+            handle(store, InvoiceTimesheetWeek("CL", bad, utc(2026, 1, 28), "CARE"))
+    assert handle(store, InvoiceTimesheetWeek("CL", "2026-01-05", utc(2026, 1, 14), "CARE")) == "INV-2026-000001"
+
+
+# ============================================================================================ items 11, 16, 17: the CLI
+def test_unknown_filters_missing_arguments_and_amount_messages_on_the_cli(sqlite_url: str) -> None:
+    """Rules: an unknown reference named as a filter is exit 2 (item 16: an engagement, a company's tax
+    rates, keys or settings); every list pages (item 17); a missing argument names itself and the rule;
+    one message for every amount that is not greater than zero (item 11); a refusal gives its true
+    reason."""
+    from commands.config import resolve
+
+    with Store(resolve(sqlite_url)) as s:
+        firm(s)
+    for args, field in ((["timesheets", "list", "--company", "CARE", "--engagement", "NOPE"], "engagement"),
+                        (["tax-rates", "list", "--company", "NOPE"], "company"),
+                        (["api-keys", "list", "--company", "NOPE"], "company"),
+                        (["companies", "show", "NOPE"], "company")):
+        rejected(sqlite_url, field, *args)
+    r = rejected(sqlite_url, "number", "cards", "show")
+    assert "error: number: is required (the argument)" in r.stderr, r.stderr
+    r = rejected(sqlite_url, "charge_id", "cards", "charge", "OK", "--company", "BANK", "--date", "2025-12-01", "--amount", "1")
+    assert "is required (the option --id)" in r.stderr, r.stderr
+    fee = ["engagements", "create", "EF", "--company", "CARE", "--customer", "CL", "--name", "x", "--schedule", "monthly",
+           "--start", "2026-01-01", "--at", "2026-01-02T00:00:00Z", "--fee"]
+    messages = {rejected(sqlite_url, "fee", *fee, v).stderr.split(" is ", 1)[1] for v in ("-5", "0")}
+    assert messages == {"not greater than zero\n"}, messages
+    for args in (["tax-rates", "list", "--company", "CARE"], ["companies", "list"], ["api-keys", "list", "--company", "CARE"]):
+        r = ok(sqlite_url, *args, "--limit", "1")
+    ok(sqlite_url, "cards", "add", "M1", "--company", "BANK", "--holder", "H", "--last4", "3333", "--currency", "BRL",
+       "--closing-day", "15", "--at", "2026-04-12T00:00:00Z")
+    ok(sqlite_url, "cards", "init-statements", "--company", "BANK", "--card", "M1", "--months", "3", "--at", "2026-04-12T00:00:00Z")
+    r = rejected(sqlite_url, "card", "cards", "init-statements", "--company", "BANK", "--card", "M1", "--months", "4",
+                 "--at", "2026-04-12T02:00:00Z")
+    assert "open statements already" in r.stderr and "charges or closed" not in r.stderr, r.stderr
+
+
+def test_a_malformed_json_body_is_a_422_on_body(sqlite_url: str) -> None:
+    """Rule: a body that is not JSON (malformed, not UTF-8, nested too deep) is a 422 naming ``body``."""
+    from test_http import Api, problem
+
+    api = Api(sqlite_url)
+    try:
+        for body in (b"not json", b"{bad", b"\xff\xfe{", b"[" * 100_000):
+            problem(api.call("POST", "/v1/customers", content=body, headers={"Content-Type": "application/json"}), 422, "body")
+    finally:
+        api.client.close()
+        api.client.app.state.engine.store.close()  # type: ignore[attr-defined]
