@@ -231,3 +231,25 @@ def test_a_malformed_json_body_is_a_422_on_body(sqlite_url: str) -> None:
     finally:
         api.client.close()
         api.client.app.state.engine.store.close()  # type: ignore[attr-defined]
+
+
+def test_every_http_list_is_a_page(sqlite_url: str) -> None:
+    """Rule (item 17): every list, the catalogues too, is a page ``{items, next_cursor, total}`` that
+    takes ``limit`` and ``cursor``."""
+    from test_http import Api
+
+    api = Api(sqlite_url)
+    try:
+        api.ok("POST", "/v1/customers", json={"reference": "CL", "name": "Client", "timezone": "Europe/Berlin", "currency": "EUR",
+                                              "at": "2026-01-01T00:00:00Z"})
+        api.ok("POST", "/v1/customers/CL/rates", json={"payer": "Aetna", "rate_per_unit": "20.00", "from": "2026-01-01",
+                                                      "at": "2026-01-01T00:00:00Z"})
+        for path, total in (("/v1/tax-rates", 3), ("/v1/api-keys", 2), ("/v1/customers/CL/rates", 1)):
+            first = api.ok("GET", path, params={"limit": 1})
+            assert len(first["items"]) == 1 and first["total"] == total, (path, first)
+            if total > 1:
+                second = api.ok("GET", path, params={"limit": 1, "cursor": first["next_cursor"]})
+                assert second["items"] != first["items"]
+    finally:
+        api.client.close()
+        api.client.app.state.engine.store.close()  # type: ignore[attr-defined]

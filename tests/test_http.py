@@ -137,7 +137,7 @@ def test_keys_authenticate_and_admin_rights_are_checked(api: Api) -> None:
     plain_id = api.keys["plain"].split("_")[1]
     assert api.ok("POST", f"/v1/api-keys/{plain_id}/revoke")["changed"] is True
     problem(api.call("GET", "/v1/customers", key="plain"), 401)
-    listed = {k["key_id"]: k for k in api.ok("GET", "/v1/api-keys")}
+    listed = {k["key_id"]: k for k in api.ok("GET", "/v1/api-keys")["items"]}
     assert listed[plain_id]["revoked_at"] is not None and "secret" not in str(listed)
     problem(api.call("POST", f"/v1/api-keys/{api.keys['other'].split('_')[1]}/revoke"), 404)  # globex's key
 

@@ -11,8 +11,8 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Query
 from pydantic import Field
 
-from commands.http.app import Engine, Principal, admin, at_of, engine_of, execute, principal, read
-from commands.http.models import AT, Strict
+from commands.http.app import Engine, Principal, admin, at_of, engine_of, execute, page, principal, read
+from commands.http.models import AT, LIMIT, Strict
 
 router = APIRouter()
 
@@ -71,13 +71,15 @@ def set_company(body: CompanyPatch, who: Principal = Depends(admin), engine: Eng
 
 
 @router.get("/tax-rates", tags=["company"])
-def list_tax_rates(on: str | None = Query(None, description="The catalogue in force on this date"),
-                   who: Principal = Depends(principal), engine: Engine = Depends(engine_of)) -> list[dict[str, Any]]:
+def list_tax_rates(on: str | None = Query(None, description="The catalogue in force on this date"), limit: int = LIMIT,
+                   cursor: str | None = None, who: Principal = Depends(principal), engine: Engine = Depends(engine_of)) -> dict[str, Any]:
+    """The company's tax rates, a page like every list."""
     from domain.calendar import parse_date
     from projections.company_queries import list_tax_rates as query
+    from projections.paging import sliced
 
     day = parse_date(on, "on") if on else None
-    return read(engine, lambda s: query(s.read_engine, who.company, day))
+    return page(engine, limit, cursor, lambda s, p: sliced(query(s.read_engine, who.company, day), p))
 
 
 @router.post("/tax-rates", status_code=201, tags=["company"])
@@ -87,17 +89,21 @@ def add_tax_rate(body: TaxRateIn, who: Principal = Depends(admin), engine: Engin
     from domain.calendar import parse_date
 
     frm = parse_date(body.effective_from, "effective_from") if body.effective_from else None
+    from projections.company_queries import list_tax_rates as query
+
     execute(engine, AddTaxRate(who.company, body.name, body.percent, at_of(body.at), frm))
-    return list_tax_rates(None, who, engine)
+    return read(engine, lambda s: query(s.read_engine, who.company, None))
 
 
 # ============================================================================================ API keys
 @router.get("/api-keys", tags=["api keys"])
-def list_keys(who: Principal = Depends(admin), engine: Engine = Depends(engine_of)) -> list[dict[str, Any]]:
-    """The company's keys (never their secrets)."""
+def list_keys(limit: int = LIMIT, cursor: str | None = None, who: Principal = Depends(admin),
+              engine: Engine = Depends(engine_of)) -> dict[str, Any]:
+    """The company's keys (never their secrets), a page like every list."""
     from projections.company_queries import list_api_keys
+    from projections.paging import sliced
 
-    return read(engine, lambda s: list_api_keys(s.read_engine, who.company))
+    return page(engine, limit, cursor, lambda s, p: sliced(list_api_keys(s.read_engine, who.company), p))
 
 
 @router.post("/api-keys", status_code=201, tags=["api keys"])

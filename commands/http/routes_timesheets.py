@@ -137,13 +137,17 @@ def set_rate(reference: str, body: RateIn, who: Principal = Depends(principal), 
     from domain.calendar import parse_date
 
     execute(engine, SetCustomerRate(reference, body.payer, body.rate_per_unit, parse_date(body.effective_from, "from"), at_of(body.at), who.company))
-    return rates(reference, who, engine)
+    from projections.timesheet_queries import list_rates
+
+    return read(engine, lambda s: list_rates(s.read_engine, who.company, reference))
 
 
 @router.get("/customers/{reference}/rates", tags=["timesheets"])
-def rates(reference: str, who: Principal = Depends(principal), engine: Engine = Depends(engine_of)) -> list[dict[str, Any]]:
-    from projections.paging import require_known
+def rates(reference: str, limit: int = LIMIT, cursor: str | None = None, who: Principal = Depends(principal),
+          engine: Engine = Depends(engine_of)) -> dict[str, Any]:
+    """The customer's payers and rates per unit, a page like every list."""
+    from projections.paging import require_known, sliced
     from projections.timesheet_queries import list_rates
 
     read(engine, lambda s: require_known(s.read_engine, customer=reference, company=who.company))
-    return read(engine, lambda s: list_rates(s.read_engine, who.company, reference))
+    return page(engine, limit, cursor, lambda s, p: sliced(list_rates(s.read_engine, who.company, reference), p))
