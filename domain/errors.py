@@ -41,14 +41,15 @@ class ImportRejected(Exception):
     """A bulk import file was rejected as a whole; nothing was written.
 
     ``problems`` lists every bad row as ``(line number, field, rule)``, line numbers counted from 1 for the
-    header line of the file.
+    header line of the file (0: the file as a whole, which cannot be opened; shown without a line).
     """
 
     def __init__(self, path: str, problems: list[tuple[int, str, str]]):
         self.path = path
         self.problems = problems
-        shown = "\n".join(f"  line {line}: {field}: {rule}" for line, field, rule in problems[:200])
+        shown = "\n".join(f"  {f'line {line}: ' if line else ''}{field}: {rule}" for line, field, rule in problems[:200])
         more = f"\n  ... and {len(problems) - 200} more" if len(problems) > 200 else ""
         super().__init__(
-            f"{path}: {len(problems)} invalid row(s), nothing was imported:\n{shown}{more}"
+            f"{path}: {len(problems)} invalid row(s), nothing was imported:\n{shown}{more}" if any(p[0] for p in problems)
+            else f"{path}: cannot be read, nothing was imported:\n{shown}{more}"
         )

@@ -36,11 +36,13 @@ from commands.csvfiles import parse_int
 from commands.customer_import import CUSTOMER_COLUMNS, import_customers
 from commands.individual_invoices import INVOICE_COLUMNS, import_invoices
 from domain.attributes import validate_attributes
+from domain.card_rules import validate_closing_day, validate_due_rule, validate_installments
 from domain.calendar import MAX_DATE, MIN_DATE, parse_date, parse_instant
 from domain.errors import DomainError, ImportRejected
 from domain.money import AMOUNT_LIMIT, parse_amount
 from domain.tax import tax_rate
 from domain.text import validate_name, validate_reference, validate_text
+from domain.timesheets import parse_week
 from projections import registry
 from projections import runner as projection_runner
 
@@ -93,7 +95,8 @@ def test_instants_and_dates_parse_within_the_supported_range_or_name_the_field(t
 @given(MESSY)
 def test_every_other_parser_returns_a_value_or_names_the_field(text):
     for fn in (lambda t: parse_int(t, "n"), validate_attributes, validate_reference, validate_name,
-               lambda t: validate_text(t, "note"), tax_rate):
+               lambda t: validate_text(t, "note"), tax_rate, validate_installments, validate_closing_day, parse_week,
+               lambda t: validate_due_rule(t, None), lambda t: validate_due_rule(None, t)):
         _domain_or_value(fn, text)
     nested = _domain_or_value(validate_attributes, json.dumps({"k": text}))
     assert nested is None or isinstance(nested, dict)
