@@ -221,13 +221,21 @@ def test_unknown_filters_missing_arguments_and_amount_messages_on_the_cli(sqlite
 
 
 def test_a_malformed_json_body_is_a_422_on_body(sqlite_url: str) -> None:
-    """Rule: a body that is not JSON (malformed, not UTF-8, nested too deep) is a 422 naming ``body``."""
+    """Rules: a body that is not JSON (malformed, not UTF-8, nested too deep) is a 422 naming ``body``; a
+    value of another JSON type than the field's is a 422 naming the field."""
     from test_http import Api, problem
 
     api = Api(sqlite_url)
     try:
         for body in (b"not json", b"{bad", b"\xff\xfe{", b"[" * 100_000):
             problem(api.call("POST", "/v1/customers", content=body, headers={"Content-Type": "application/json"}), 422, "body")
+        # values of another JSON type are refused, never coerced (item 3): true or 3.0 installments, a numeric amount
+        api.ok("POST", "/v1/cards", json={"reference": "V", "holder": "Ana", "last4": "1234", "currency": "EUR", "closing_day": 5,
+                                          "at": "2026-01-01T00:00:00Z"})
+        charge = {"charge_id": "c1", "date": "2025-12-20", "amount": "10.00", "at": "2026-01-01T00:00:00Z"}
+        for field, value in (("installments", True), ("installments", 3.0), ("amount", 10)):
+            problem(api.call("POST", "/v1/cards/V/charges", json={**charge, field: value}), 422, field)
+        api.ok("POST", "/v1/cards/V/charges", json={**charge, "installments": 3})
     finally:
         api.client.close()
         api.client.app.state.engine.store.close()  # type: ignore[attr-defined]

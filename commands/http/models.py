@@ -22,9 +22,10 @@ AT = Field(default=None, description="The command's business instant, ISO 8601 w
 
 
 class Strict(BaseModel):
-    """A body that refuses fields it does not know (a typo is a 422, not silently ignored)."""
+    """A body that refuses fields it does not know (a typo is a 422, not silently ignored) and values of another
+    JSON type (strict: `true` or `3.0` is not a number of installments, `5` not an amount written as text)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class AtIn(Strict):
