@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
 from domain.calendar import parse_instant, zone
@@ -80,8 +80,14 @@ def _time(text: str, field: str) -> time:
 
 
 def local_instant(d: date, t: time, tz: str, field: str) -> datetime:
-    """The instant of local date and time ``d t`` in zone ``tz`` (checked against the supported range)."""
-    return parse_instant(datetime.combine(d, t, tzinfo=zone(tz)), field)
+    """The instant of local date and time ``d t`` in zone ``tz`` (checked against the supported range). A
+    wall time the zone skips (the hour clocks jump forward) is a :class:`ValidationError` on ``field``,
+    never silently moved; one it repeats (the hour they fall back) is its first occurrence (``fold=0``)."""
+    local = datetime.combine(d, t, tzinfo=zone(tz))
+    instant = parse_instant(local, field)
+    if instant.astimezone(timezone.utc).astimezone(zone(tz)).replace(tzinfo=None) != local.replace(tzinfo=None):
+        raise ValidationError(field, f"{d} {t} does not exist in {tz} (the clocks jump forward then)")
+    return instant
 
 
 def parse(kind: str, row: dict[str, str], tz: str) -> ExportRow:
@@ -90,11 +96,11 @@ def parse(kind: str, row: dict[str, str], tz: str) -> ExportRow:
     if kind == "toggl":
         start = local_instant(_date(g("Start date"), "start"), _time(g("Start time"), "start"), tz, "start")
         end = local_instant(_date(g("End date"), "end"), _time(g("End time"), "end"), tz, "end")
-        return ExportRow(g("Client"), start, end, g("User"), g("Project")[:50], g("Description")[:1000], g("Project"))
+        return ExportRow(g("Client"), start, end, g("User"), g("Project")[:50], g("Description"), g("Project"))
     if kind == "clockify":
         start = local_instant(_date(g("Start Date"), "start"), _time(g("Start Time"), "start"), tz, "start")
         end = local_instant(_date(g("End Date"), "end"), _time(g("End Time"), "end"), tz, "end")
-        return ExportRow(g("Client"), start, end, g("User"), g("Project")[:50], g("Description")[:1000], g("Project"))
+        return ExportRow(g("Client"), start, end, g("User"), g("Project")[:50], g("Description"), g("Project"))
     if kind == "harvest":
         start = local_instant(_date(g("Date"), "start"), time(0), tz, "start")
         try:
@@ -105,7 +111,7 @@ def parse(kind: str, row: dict[str, str], tz: str) -> ExportRow:
             raise ValidationError("hours", f"{g('Hours')} is not from 0 to 24")
         end = start + timedelta(seconds=int((hours * 3600).to_integral_value()))
         staff = f"{g('First Name')} {g('Last Name')}".strip()
-        return ExportRow(g("Client"), start, end, staff, g("Task")[:50], g("Notes")[:1000], g("Project"))
+        return ExportRow(g("Client"), start, end, staff, g("Task")[:50], g("Notes"), g("Project"))
     raise ValueError(kind)
 
 

@@ -261,3 +261,23 @@ def test_every_http_list_is_a_page(sqlite_url: str) -> None:
     finally:
         api.client.close()
         api.client.app.state.engine.store.close()  # type: ignore[attr-defined]
+
+
+def test_a_time_tracker_row_is_refused_rather_than_changed(store: Store, tmp_path) -> None:  # noqa: ANN001
+    """Rule (item 3: never coerced): a wall time the zone skips (02:30 on the night clocks jump forward)
+    was stored as a 0-minute entry, and a description over 1,000 characters was cut; both are refused,
+    naming the line and field, and nothing is written."""
+    from commands.timesheets import ImportTimesheets
+    from domain.errors import ImportRejected
+
+    firm(store)
+    header = "Client,Project,Description,Start date,Start time,End date,End time\n"
+    path = tmp_path / "toggl.csv"
+    path.write_text(header + "TH,Chem,Lab,2026-03-08,02:30:00,2026-03-08,03:30:00\n"
+                    f"TH,Chem,{'d' * 1001},2026-03-09,10:00:00,2026-03-09,11:00:00\n", encoding="utf-8")
+    before = store.head()
+    with pytest.raises(ImportRejected) as e:
+        handle(store, ImportTimesheets(str(path), utc(2026, 3, 10), "CARE"))
+    assert [(line, field) for line, field, _rule in e.value.problems] == [(2, "start"), (3, "notes")], e.value.problems
+    assert "does not exist in America/New_York" in e.value.problems[0][2]
+    assert store.head() == before
