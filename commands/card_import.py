@@ -152,7 +152,7 @@ def _import_charges(cmd: ImportCharges, uow: UnitOfWork) -> dict[str, int]:
             if not card.known_charge(p.id, p.digest):
                 if p.parts > 1 and p.amount <= 0:
                     raise ValidationError("installments", f"a refund ({p.amount}) is not split into installments")
-                card.place(p.date)
+                card.place(p.date, p.amount)
             by_card.setdefault(card.id, []).append(p)
 
         problems.check(line, check)

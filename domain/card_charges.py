@@ -100,7 +100,7 @@ def post_purchases(card: CreditCard, statements: dict[int, CreditCardInvoice], p
             continue
         if p.parts > 1 and p.amount <= 0:
             raise ValidationError("installments", f"a refund ({p.amount}) is not split into installments")
-        seq, late = card.place(p.date)
+        seq, late = card.place(p.date, p.amount)
         recorded.append((p.id, digest, seq))
         counts["posted"] += 1
         counts["refunds"] += p.amount < 0

@@ -95,8 +95,16 @@ class CreditCard(RecurringCharges, BillingAggregate):
         active: bool
         opened: list | None
         cycle: dict
+        #: The local date it took effect (absent from events recorded before pauses were kept).
+        day: str | None = None
 
         def apply(self, c: CreditCard) -> None:
+            if self.day is not None:
+                if not self.active:
+                    c.inactive_from = self.day
+                elif c.inactive_from is not None:
+                    c.pauses = [*c.pauses, [c.inactive_from, self.day]]
+                    c.inactive_from = None
             c.active = self.active
             c.open = [list(x) for x in self.cycle["open"]]
             if self.opened:
@@ -205,6 +213,9 @@ class CreditCard(RecurringCharges, BillingAggregate):
         self.boundary = boundary
         self.holidays = holidays
         self.active = True
+        #: Local dates ``[deactivated, activated)`` the card was inactive, and the start of the current pause.
+        self.pauses: list[list[str]] = []
+        self.inactive_from: str | None = None
         self.open: list[list] = [list(first)]
         self.next_seq = first[0] + 1
         self.charges: dict[str, tuple[str, int]] = {}
@@ -307,12 +318,19 @@ class CreditCard(RecurringCharges, BillingAggregate):
         return [Charge.from_event(c) for s, charges in self._released if s == seq for c in charges]
 
     # ------------------------------------------------------------------------------------- charges
-    def place(self, charge_date: date) -> tuple[int, bool]:
+    def place(self, charge_date: date, amount: Decimal | None = None) -> tuple[int, bool]:
         """The open statement a charge dated ``charge_date`` lands in (0: none yet, the charge waits for
         the statement that will hold its date), and whether it is late. Raises :class:`Conflict` for an
-        inactive card."""
+        inactive card, :class:`ValidationError` (``date``) for a purchase (``amount`` > 0; a refund may
+        come any time) dated while the card was inactive: a pause is never billed later (issue 6, item 7)."""
         if not self.active:
             raise Conflict("card", f"card {self.reference} is deactivated; it takes no charges")
+        if amount is not None and amount > 0:
+            day = charge_date.isoformat()
+            for a, b in self.pauses:
+                if a <= day < b:
+                    raise ValidationError("date", f"{day} is in a pause of card {self.reference} (inactive from {a} until {b}); "
+                                                  "it took no purchases then")
         opened = self.open_statements()
         if not opened:
             raise Conflict("card", f"card {self.reference} has no open statement")
@@ -378,7 +396,8 @@ class CreditCard(RecurringCharges, BillingAggregate):
         if active and not self.open:
             a, b = statement_containing(today, self.closing_day, self.boundary)
             opened = [self.next_seq, a.isoformat(), b.isoformat()]
-        self.trigger_event(self.ActiveSet, active=active, opened=opened, cycle=self._cycle(self.open + ([opened] if opened else []), active))
+        self.trigger_event(self.ActiveSet, active=active, opened=opened, cycle=self._cycle(self.open + ([opened] if opened else []), active),
+                           day=today.isoformat())
         return opened
 
     def set_cycle(self, end: date) -> tuple[int, date, date, list[Charge]] | None:

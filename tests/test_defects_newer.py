@@ -281,3 +281,21 @@ def test_a_time_tracker_row_is_refused_rather_than_changed(store: Store, tmp_pat
     assert [(line, field) for line, field, _rule in e.value.problems] == [(2, "start"), (3, "notes")], e.value.problems
     assert "does not exist in America/New_York" in e.value.problems[0][2]
     assert store.head() == before
+
+
+# ============================================================================================ item 7: a pause is never billed
+def test_a_purchase_dated_while_the_card_was_inactive_is_refused_after_it_is_active_again(store: Store) -> None:
+    """Rule (item 7): what falls in a pause is never billed later. A purchase dated while the card was
+    deactivated (posted after it is active again) is refused; a refund dated then, or a purchase dated
+    before the pause, is taken (late, on the current statement)."""
+    from commands.cards import SetCardActive
+
+    firm(store)
+    handle(store, SetCardActive("OK", False, utc(2026, 6, 13, 15), "BANK"))
+    handle(store, SetCardActive("OK", True, utc(2026, 9, 2, 15), "BANK"))
+    at = utc(2026, 9, 3, 15)
+    with pytest.raises(ValidationError) as e:
+        handle(store, ChargeCard("OK", "p1", date(2026, 7, 20), "5.00", "shop", at, "BANK"))
+    assert e.value.field == "date" and "inactive from 2026-06-13 until 2026-09-02" in e.value.rule
+    for cid, day, amount in (("p2", date(2026, 6, 12), "5.00"), ("r1", date(2026, 7, 20), "-5.00"), ("p3", date(2026, 9, 2), "7.00")):
+        assert handle(store, ChargeCard("OK", cid, day, amount, "shop", at, "BANK"))["posted"] == 1
