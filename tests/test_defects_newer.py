@@ -91,6 +91,28 @@ def test_charges_waiting_for_later_statements_are_bounded_when_they_are_posted(s
     assert summary.counts["card_statement"] == {"closed": 2, "refused": 1}  # OK's and VISA's; R waits for the fix
 
 
+def test_a_charges_file_whose_rows_together_break_a_bound_is_rejected_naming_the_line(store: Store, tmp_path) -> None:  # noqa: ANN001
+    """Rule (item 1, and "an import is taken whole or refused whole"): two charges each within the bound that
+    together exceed what a card may hold for statements not open yet were refused by a bare ValidationError
+    from the posting, after every row had been checked; it is an :class:`ImportRejected` naming the card's last
+    line, and nothing is written (found by the import fuzz)."""
+    from commands.card_import import ImportCharges
+    from domain.errors import ImportRejected
+
+    firm(store)
+    handle(store, AddCard("VISA", "Ana", "1234", "BRL", 31, T0, "BANK"))
+    path = tmp_path / "charges.csv"
+    path.write_text("card,charge_id,date,amount,merchant\n"
+                    "VISA,w1,2026-01-10,600000000000000.00,shop\nOK,o2,2025-12-11,1.00,shop\n"
+                    "VISA,w2,2026-01-11,600000000000000.00,shop\n", encoding="utf-8")
+    before = store.head()
+    with pytest.raises(ImportRejected) as e:
+        handle(store, ImportCharges(str(path), T0, "BANK"))
+    assert [(line, field) for line, field, _rule in e.value.problems] == [(4, "amount")], e.value.problems
+    assert "statements not open yet" in e.value.problems[0][2]
+    assert store.head() == before
+
+
 def test_a_package_fees_gross_is_bounded_when_the_fee_is_set(store: Store) -> None:
     """Rule (item 1): a fee whose gross (fee plus tax, half-up) would be out of range is refused by create,
     update and renew, before anything is written."""

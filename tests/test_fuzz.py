@@ -116,23 +116,25 @@ def _cell(good: st.SearchStrategy) -> st.SearchStrategy:
 
 
 def _row(*good: st.SearchStrategy) -> st.SearchStrategy:
-    """A CSV row of the columns whose good values ``good`` draws: all good (half of them), one cell messy or empty, or
-    every cell good, messy or empty at random."""
+    """The rows (1–4) of a CSV file of the columns whose good values ``good`` draws: half of the files have good
+    rows only (so that accepted files are fuzzed too, whatever the seed: Hypothesis derandomizes under CI), the
+    others rows that are all good, one cell messy or empty, or every cell good, messy or empty at random."""
     fine = st.tuples(*good)
     one_bad = st.tuples(fine, st.integers(0, len(good) - 1), st.one_of(MESSY, st.just(""))).map(
         lambda t: t[0][:t[1]] + (t[2],) + t[0][t[1] + 1:])
-    return st.one_of(fine, fine, one_bad, st.tuples(*map(_cell, good)))
+    mixed = st.one_of(fine, fine, one_bad, st.tuples(*map(_cell, good)))
+    return st.one_of(st.lists(fine, min_size=1, max_size=4), st.lists(mixed, min_size=1, max_size=4))
 
 
 CUSTOMER_ROW = _row(
     st.sampled_from(["ACME", "BETA", "NEW-1"]), st.sampled_from(["Acme", "Beta"]),
-    st.sampled_from(["Europe/Berlin", "Asia/Tokyo"]), st.sampled_from(["EUR", "JPY"]),
+    st.sampled_from(["Europe/Berlin", "Europe/Berlin", "Asia/Tokyo"]), st.sampled_from(["EUR", "EUR", "JPY"]),
     st.sampled_from(["14", "30"]), st.sampled_from(["true", "no"]),
-    st.sampled_from(["weekly", "monthly", "none"]), st.sampled_from(["1", "7", "28"]),
+    st.sampled_from(["weekly", "monthly", "none"]), st.sampled_from(["1", "1", "7", "28"]),
     st.sampled_from(["2026-01-05", ""]),
 )
 INVOICE_ROW = _row(
-    st.sampled_from(["ACME", "NOPE"]), st.from_regex(r"\AN-[0-9]{1,3}\Z"),
+    st.sampled_from(["ACME", "ACME", "NOPE"]), st.from_regex(r"\AN-[0-9]{1,3}\Z"),
     st.sampled_from(["2026-01-06T10:00:00Z", "2026-02-03T23:59:00+01:00"]),
     st.sampled_from(["1.00", "999999999999999.99", "0"]), st.just("EUR"),
     st.sampled_from(["issued", "cancelled"]), st.sampled_from(['{"k": "v"}', '{"n": 1.5}', ""]),
@@ -146,33 +148,34 @@ CONTRACT_ROW = _row(
     st.sampled_from(["19", "standard"]), st.just(""), st.sampled_from(["", '{"floor": 3}']),
 )
 ENGAGEMENT_ROW = _row(
-    st.from_regex(r"\AE[0-9]{1,3}\Z"), st.sampled_from(["CL", "NOPE"]), st.just("Fees"),
-    st.sampled_from(["package", "mixed", "hourly"]), st.sampled_from(["10.00", "999999999999999.99", ""]),
+    st.from_regex(r"\AE[0-9]{1,3}\Z"), st.sampled_from(["CL", "CL", "NOPE"]), st.just("Fees"),
+    st.sampled_from(["package", "package", "mixed", "hourly"]), st.sampled_from(["10.00", "10.00", "999999999999999.99", ""]),
     st.sampled_from(["", "GBP"]), st.sampled_from(["monthly", "quarterly", "annual", "one_time"]),
     st.just("2026-01-01"), st.sampled_from(["", "2026-12-31"]), st.sampled_from(["", "full", "prorate_days"]),
     st.sampled_from(["", "zero", "standard"]), st.sampled_from(["", "7"]),
 )
 TIMESHEET_ROW = _row(
-    st.from_regex(r"\AT[0-9]{1,3}\Z"), st.sampled_from(["TH", "NOPE"]), st.just("2025-12-01T10:00:00Z"),
-    st.sampled_from(["2025-12-01T10:30:00Z", "2025-12-01T09:00:00Z"]), st.just("Dana"),
+    st.from_regex(r"\AT[0-9]{1,3}\Z"), st.sampled_from(["TH", "TH", "NOPE"]), st.just("2025-12-01T10:00:00Z"),
+    st.sampled_from(["2025-12-01T10:30:00Z", "2025-12-01T10:30:00Z", "2025-12-01T09:00:00Z"]), st.just("Dana"),
     st.just("90837"), st.sampled_from(["", "notes"]),
 )
 TOGGL_ROW = _row(
-    st.sampled_from(["TH", "NOPE"]), st.just("Chemistry"), st.sampled_from(["Lab", "Survey"]),
+    st.sampled_from(["TH", "TH", "NOPE"]), st.just("Chemistry"), st.sampled_from(["Lab", "Survey"]),
     st.just("2025-12-02"), st.sampled_from(["10:00:00", "11:00:00"]), st.just("2025-12-02"),
-    st.sampled_from(["10:30:00", "09:00:00"]),
+    st.sampled_from(["11:30:00", "11:30:00", "09:00:00"]),
 )
 CARD_ROW = _row(
     st.from_regex(r"\AC[0-9]{2,3}\Z"), st.just("Ana"), st.sampled_from(["1111", "2222"]),
-    st.sampled_from(["", "GBP"]), st.sampled_from(["1", "31"]), st.sampled_from(["", "7"]),
+    st.sampled_from(["GBP", "EUR"]), st.sampled_from(["1", "31"]), st.sampled_from(["", "7"]),
     st.just(""), st.sampled_from(["", "inclusive", "exclusive"]), st.sampled_from(["", "GB", "NONE"]),
 )
 CHARGE_ROW = _row(
-    st.sampled_from(["C1", "NOPE"]), st.from_regex(r"\Ac[0-9]{1,2}\Z"), st.sampled_from(["2026-01-05", "2025-12-01"]),
-    st.sampled_from(["10.00", "-5.00", "999999999999999.99"]), st.just("shop"), st.sampled_from(["", "1", "3", "48"]),
+    st.sampled_from(["C1", "C1", "NOPE"]), st.from_regex(r"\Ac[0-9]{1,2}\Z"), st.sampled_from(["2026-01-05", "2025-12-01"]),
+    st.sampled_from(["10.00", "10.00", "-5.00", "999999999999999.99"]), st.just("shop"),
+    st.sampled_from(["", "", "1", "3", "48"]),
 )
 BIRMINGHAM_ROW = _row(
-    st.just("jan2026.xls"), st.sampled_from(["************1234", "************9999"]), st.just("Adults"),
+    st.just("jan2026.xls"), st.sampled_from(["************1234", "************1234", "************9999"]), st.just("Adults"),
     st.sampled_from(["2026-01-05", "2025-12-01"]), st.just("shop"), st.sampled_from(["52.32", "-5.00", "1e3"]),
     st.just("GBP"), st.sampled_from(["", "60.00"]), st.sampled_from(["", "GBP"]), *[st.just("")] * 7,
     st.from_regex(r"\A[0-9]{1,3}\Z"),
@@ -184,7 +187,7 @@ def _cmd(kind):  # noqa: ANN001, ANN202
     return lambda store, path, at: handle(store, kind(path, at, COMPANY))
 
 
-#: kind: (header, row strategy, import function (store, path, at))
+#: kind: (header, file rows strategy, import function (store, path, at))
 IMPORTS = {
     "customers": (CUSTOMER_COLUMNS, CUSTOMER_ROW, import_customers),
     "invoices": (INVOICE_COLUMNS, INVOICE_ROW, import_invoices),
@@ -244,10 +247,10 @@ def fuzz_store(request, tmp_path_factory):  # noqa: ANN001, ANN201
 @pytest.mark.parametrize("kind", sorted(IMPORTS))
 def test_an_import_is_taken_whole_or_refused_whole_and_what_it_takes_fits_the_read_models(fuzz_store, kind):
     store, folder = fuzz_store
-    header, row, fn = IMPORTS[kind]
+    header, files, fn = IMPORTS[kind]
 
-    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(st.lists(row, min_size=1, max_size=4))
+    @settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(files)
     def run(rows):  # noqa: ANN001, ANN202
         path = folder / f"{kind}.csv"
         try:
