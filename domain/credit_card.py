@@ -213,7 +213,8 @@ class CreditCard(RecurringCharges, BillingAggregate):
         self.boundary = boundary
         self.holidays = holidays
         self.active = True
-        #: Local dates ``[deactivated, activated)`` the card was inactive, and the start of the current pause.
+        #: Local dates ``[deactivated on, active again on]`` of past pauses (:meth:`pause_of`), and the
+        #: deactivation day of the current one.
         self.pauses: list[list[str]] = []
         self.inactive_from: str | None = None
         self.open: list[list] = [list(first)]
@@ -318,6 +319,19 @@ class CreditCard(RecurringCharges, BillingAggregate):
         return [Charge.from_event(c) for s, charges in self._released if s == seq for c in charges]
 
     # ------------------------------------------------------------------------------------- charges
+    def pause_of(self, day: date) -> tuple[str, str] | None:
+        """``(deactivated on, active again on)`` (local ISO dates; the second ``"…"`` while the card is still
+        inactive) of the pause that ``day`` (the card's local date) falls in, or None. A pause holds the days
+        strictly between the two: on the day of deactivation and the day of reactivation the card was active
+        for part of the day, so what is dated then is taken (issue 6, item 7, applied to cards)."""
+        d = day.isoformat()
+        for a, b in self.pauses:
+            if a < d < b:
+                return a, b
+        if self.inactive_from is not None and self.inactive_from < d:
+            return self.inactive_from, "…"
+        return None
+
     def place(self, charge_date: date, amount: Decimal | None = None) -> tuple[int, bool]:
         """The open statement a charge dated ``charge_date`` lands in (0: none yet, the charge waits for
         the statement that will hold its date), and whether it is late. Raises :class:`Conflict` for an
@@ -325,12 +339,10 @@ class CreditCard(RecurringCharges, BillingAggregate):
         come any time) dated while the card was inactive: a pause is never billed later (issue 6, item 7)."""
         if not self.active:
             raise Conflict("card", f"card {self.reference} is deactivated; it takes no charges")
-        if amount is not None and amount > 0:
-            day = charge_date.isoformat()
-            for a, b in self.pauses:
-                if a <= day < b:
-                    raise ValidationError("date", f"{day} is in a pause of card {self.reference} (inactive from {a} until {b}); "
-                                                  "it took no purchases then")
+        if amount is not None and amount > 0 and (pause := self.pause_of(charge_date)) is not None:
+            a, b = pause
+            raise ValidationError("date", f"{charge_date} is in a pause of card {self.reference} (deactivated on {a}, "
+                                          f"active again on {b}); it took no purchases then")
         opened = self.open_statements()
         if not opened:
             raise Conflict("card", f"card {self.reference} has no open statement")

@@ -309,15 +309,36 @@ def test_a_time_tracker_row_is_refused_rather_than_changed(store: Store, tmp_pat
 def test_a_purchase_dated_while_the_card_was_inactive_is_refused_after_it_is_active_again(store: Store) -> None:
     """Rule (item 7): what falls in a pause is never billed later. A purchase dated while the card was
     deactivated (posted after it is active again) is refused; a refund dated then, or a purchase dated
-    before the pause, is taken (late, on the current statement)."""
+    before the pause or on the day of deactivation or reactivation (the card was active part of that day),
+    is taken (late, on the current statement)."""
     from commands.cards import SetCardActive
 
     firm(store)
     handle(store, SetCardActive("OK", False, utc(2026, 6, 13, 15), "BANK"))
     handle(store, SetCardActive("OK", True, utc(2026, 9, 2, 15), "BANK"))
     at = utc(2026, 9, 3, 15)
-    with pytest.raises(ValidationError) as e:
-        handle(store, ChargeCard("OK", "p1", date(2026, 7, 20), "5.00", "shop", at, "BANK"))
-    assert e.value.field == "date" and "inactive from 2026-06-13 until 2026-09-02" in e.value.rule
-    for cid, day, amount in (("p2", date(2026, 6, 12), "5.00"), ("r1", date(2026, 7, 20), "-5.00"), ("p3", date(2026, 9, 2), "7.00")):
+    for day in (date(2026, 6, 14), date(2026, 7, 20), date(2026, 9, 1)):
+        with pytest.raises(ValidationError) as e:
+            handle(store, ChargeCard("OK", f"p-{day}", day, "5.00", "shop", at, "BANK"))
+        assert e.value.field == "date" and "deactivated on 2026-06-13, active again on 2026-09-02" in e.value.rule
+    for cid, day, amount in (("p2", date(2026, 6, 12), "5.00"), ("r1", date(2026, 7, 20), "-5.00"),
+                             ("p3", date(2026, 9, 2), "7.00"), ("p4", date(2026, 6, 13), "3.00")):
         assert handle(store, ChargeCard("OK", cid, day, amount, "shop", at, "BANK"))["posted"] == 1
+
+
+def test_a_recurring_charge_due_in_a_pause_no_tick_saw_is_skipped_and_never_blocks_the_card(store: Store) -> None:
+    """Rule (item 7, and item 1: a refusal the user cannot correct must not exist): a recurring charge due
+    while the card was inactive, first seen by a tick after the card is active again, was posted as a
+    purchase dated in the pause, which the card refuses, so every tick passed over the card and its
+    statements for good. It is recorded skipped ("inactive"); the card's statements close as usual."""
+    from commands.cards import SetCardActive
+
+    firm(store)
+    handle(store, SetRecurringCharge("OK", "tv", T0, "BANK", day=5, amount="39.90", merchant="tv",
+                                     start_date=date(2026, 1, 5)))
+    handle(store, SetCardActive("OK", False, utc(2026, 3, 1, 15), "BANK"))
+    handle(store, SetCardActive("OK", True, utc(2026, 3, 20, 15), "BANK"))
+    summary = tick(store, utc(2026, 4, 6, 12))
+    assert summary.refused == [], summary.refused
+    assert summary.counts["card_recurring"] == {"posted": 3, "skipped_inactive": 1}, summary.counts  # Jan, Feb, Apr; not Mar 5
+    assert summary.counts["card_statement"]["closed"] >= 3, summary.counts

@@ -134,7 +134,7 @@ class RecurringChargeSource:
         if ctx.changed_after_tick(card, *statements.values()):
             ctx.pass_over(self.kind, item, card, *statements.values())
             return
-        if not card.active:
+        if not card.active or card.pause_of(day) is not None:
             ctx.touch(card)
             card.record_recurring(rid, day, skipped=True)  # never posted later: the card was inactive that day
             ctx.count(self.kind, "skipped_inactive")
