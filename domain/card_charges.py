@@ -127,13 +127,15 @@ def post_purchases(card: CreditCard, statements: dict[int, CreditCardInvoice], p
 def _check_ahead(card: CreditCard, waiting: list[list], pending: dict[int, list]) -> None:
     """The charges a card holds for statements not open yet (waiting purchases and installment parts, the
     ones it holds already and ``waiting``/``pending`` about to be added) add up to an amount within the
-    engine's bound (:func:`domain.money.check_amount`, |total| < 10^15): they will all be some statement's
-    total, so the command is refused now rather than the close later. Raises :class:`ValidationError` on
-    ``amount``."""
+    engine's bound (:func:`domain.money.check_amount`, < 10^15) in absolute value, each charge counted by its
+    absolute value: they land in statements not known yet, so a refund for one month must not offset a
+    purchase of another; then whichever statements they land in, no total is out of range, and the command is
+    refused now rather than every close later (a card cannot be deactivated with charges waiting, so a close
+    refused then could never be undone). Raises :class:`ValidationError` on ``amount``."""
     ahead = [w[2] for w in (*card.waiting, *waiting)]
     ahead += [c[2] for _seq, parts in card.pending for c in parts] + [c[2] for parts in pending.values() for c in parts]
-    check_amount(exact_sum([Decimal(a) for a in ahead]), card.currency, "amount",
-                 f"the total of the charges card {card.reference} holds for statements not open yet")
+    check_amount(exact_sum([abs(Decimal(a)) for a in ahead]), card.currency, "amount",
+                 f"the charges card {card.reference} holds for statements not open yet (in absolute value)")
 
 
 def close_oldest(card: CreditCard, statement: CreditCardInvoice, closed_at: datetime) -> CreditCardInvoice | None:

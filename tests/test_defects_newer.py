@@ -82,13 +82,21 @@ def test_charges_waiting_for_later_statements_are_bounded_when_they_are_posted(s
     with pytest.raises(ValidationError):  # an installment part for February on top of the waiting one
         handle(store, ChargeCard("VISA", "i1", date(2025, 12, 15), "900000000000000.00", "shop", T0, "BANK", installments=2))
     assert store.head() == before
+    # a refund waiting for one month does not make room for purchases of another (they would have summed
+    # out of range in February's statement, refused at every close, with no way to undo them)
+    handle(store, AddCard("MC", "Ana", "4321", "BRL", 31, T0, "BANK"))
+    handle(store, ChargeCard("MC", "m1", date(2026, 2, 10), "600000000000000.00", "shop", T0, "BANK"))
+    handle(store, ChargeCard("MC", "m2", date(2026, 3, 10), "-300000000000000.00", "shop", T0, "BANK"))
+    with pytest.raises(ValidationError) as e:
+        handle(store, ChargeCard("MC", "m3", date(2026, 2, 11), "600000000000000.00", "shop", T0, "BANK"))
+    assert "in absolute value" in e.value.rule
     # a recurring charge posted twice into one statement (Nov 5 late, Dec 5) is the tick's to refuse
     handle(store, AddCard("R", "Rui", "2222", "BRL", 31, T0, "BANK"))
     handle(store, SetRecurringCharge("R", "r1", T0, "BANK", day=5, amount="600000000000000.00", merchant="rent",
                                      start_date=date(2025, 11, 5)))
     summary = tick(store, utc(2026, 1, 2, 12))
     assert [(r["kind"], r["key"].split(":")[0], r["field"]) for r in summary.refused] == [("card_recurring", "R", "amount")], summary.refused
-    assert summary.counts["card_statement"] == {"closed": 2, "refused": 1}  # OK's and VISA's; R waits for the fix
+    assert summary.counts["card_statement"] == {"closed": 3, "refused": 1}  # OK's, VISA's and MC's; R waits for the fix
 
 
 def test_a_charges_file_whose_rows_together_break_a_bound_is_rejected_naming_the_line(store: Store, tmp_path) -> None:  # noqa: ANN001
