@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
-from domain.calendar import parse_instant, zone
+from domain.calendar import parse_instant, start_of_day, zone
 from domain.errors import ValidationError
 
 FORMATS: dict[str, list[str]] = {
@@ -102,7 +102,8 @@ def parse(kind: str, row: dict[str, str], tz: str) -> ExportRow:
         end = local_instant(_date(g("End Date"), "end"), _time(g("End Time"), "end"), tz, "end")
         return ExportRow(g("Client"), start, end, g("User"), g("Project")[:50], g("Description"), g("Project"))
     if kind == "harvest":
-        start = local_instant(_date(g("Date"), "start"), time(0), tz, "start")
+        # a day's start, not a wall time: where clocks jump at midnight, the day begins at 01:00
+        start = parse_instant(start_of_day(_date(g("Date"), "start"), tz), "start")
         try:
             hours = Decimal(g("Hours"))
         except InvalidOperation:

@@ -313,6 +313,24 @@ def test_a_time_tracker_row_is_refused_rather_than_changed(store: Store, tmp_pat
     assert store.head() == before
 
 
+def test_a_harvest_day_whose_midnight_the_zone_skips_starts_when_the_day_does(store: Store, tmp_path) -> None:  # noqa: ANN001
+    """Rule (item 3, refused rather than changed, is about wall times a row gives): a Harvest row gives a
+    date only, so its entry starts when that day starts in the company's zone; on a day whose midnight the
+    clocks skip (Santiago, 2025-09-07: 00:00 -> 01:00) that is 01:00, not a refusal of the whole file."""
+    from commands.timesheets import ImportTimesheets
+
+    handle(store, SetCompany("CL", T0, name="Chile", timezone="America/Santiago", currency="CLP"))
+    handle(store, AddCustomer("U", "Uni", "America/Santiago", "CLP", 14, company="CL", at=T0))
+    handle(store, SetCustomerRate("U", "self-pay", "1000", date(2025, 1, 1), T0, "CL"))
+    handle(store, CreateEngagement("TH", "U", "Tutoring", "hourly", date(2025, 1, 1), T0, "CL"))
+    path = tmp_path / "harvest.csv"
+    path.write_text("Date,Client,Project,Task,Notes,Hours,First Name,Last Name\n"
+                    "2025-09-07,TH,Chem,Lab,,1.5,Dana,Smith\n", encoding="utf-8")
+    assert handle(store, ImportTimesheets(str(path), utc(2025, 9, 8), "CL")) == {"created": 1, "unchanged": 0}
+    issued = tick(store, utc(2025, 9, 16, 12)).issued
+    assert [(d["week"], d["units"]) for d in issued] == [("2025-W36", 6)], issued
+
+
 # ============================================================================================ item 7: a pause is never billed
 def test_a_purchase_dated_while_the_card_was_inactive_is_refused_after_it_is_active_again(store: Store) -> None:
     """Rule (item 7): what falls in a pause is never billed later. A purchase dated while the card was
