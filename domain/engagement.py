@@ -350,7 +350,8 @@ class Engagement(BillingAggregate):
             elif key == "fee":
                 if self.schedule is None:
                     raise ValidationError("fee", "an hourly engagement has no package fee")
-                value = _fee(value, self.currency, Decimal(changes.get("tax_percent") or self.tax_percent))
+                rate = changes.get("tax_percent")  # a new rate of 0 is a rate: not `or`
+                value = _fee(value, self.currency, Decimal(self.tax_percent if rate is None else rate))
                 if value == self.fee:
                     continue
             elif key not in ("tax_rate", "tax_percent"):

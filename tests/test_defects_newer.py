@@ -138,6 +138,8 @@ def test_a_package_fees_gross_is_bounded_when_the_fee_is_set(store: Store) -> No
             handle(store, cmd)
     summary = tick(store, utc(2026, 2, 2))
     assert summary.refused == [] and summary.counts["package_fee"]["issued"] == 2
+    # the fee checked at the rate given with it, also when that rate is 0 % (it fell back to 19 %)
+    assert handle(store, UpdateEngagement("E1", utc(2026, 2, 3), "CARE", fee=HUGE, tax_rate="zero")) is not False
 
 
 # ============================================================================================ item 21: what the read models hold
