@@ -130,7 +130,8 @@ def _tick(
             break
         except Refused as r:
             # Only a dry run gets here: its earlier batches live in memory only, so it starts again,
-            # passing over every item refused so far (a real tick redoes the batch, see _process).
+            # passing over every item refused so far and its target's later ones (a real tick redoes the
+            # batch, see _process): both end with the same items done.
             refused.append(r)
     if not dry_run and catch_up_after:
         projection_runner.run(store, registry.ALL)
@@ -142,7 +143,7 @@ def _plan_and_process(store: Any, at: datetime, dry_run: bool, company: str | No
     ctx = TickContext(store, at, dry_run, summary)
     ctx.list_documents = list_documents
     for r in refused:
-        ctx.refused.add(r.item.target)
+        ctx.refuse(r.item)
         summary.refused.append(r.report())
     rows = _due_rows(store, at, company)
     work: list[tuple[WorkItem[Any], WorkSource[Any]]] = []
@@ -194,7 +195,7 @@ def _process(ctx: TickContext, work: list[tuple[WorkItem[Any], WorkSource[Any]]]
                     position["prefetched_to"] = end
                 item, src = work[i]
                 i += 1
-                if item.target in ctx.refused:
+                if ctx.is_refused(item):
                     ctx.count(src.kind, "refused")
                     continue
                 try:
@@ -221,11 +222,12 @@ def _process(ctx: TickContext, work: list[tuple[WorkItem[Any], WorkSource[Any]]]
             if ctx.dry_run:
                 raise  # its earlier batches are in memory only: _tick starts it again
             # Forget the batch and everything loaded (the refused item may have changed aggregates in
-            # memory before the domain refused it), then redo the batch without the item's target.
+            # memory before the domain refused it), then redo the batch: the target's items before the
+            # refused one again, none from it on (what was done does not depend on where batches end).
             ctx.rollback()
             ctx.forget_all()
             position["prefetched_to"] = position["start"]
-            ctx.refused.add(r.item.target)
+            ctx.refuse(r.item)
             ctx.summary.refused.append(r.report())
             continue
         if progress:

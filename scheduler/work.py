@@ -28,9 +28,10 @@ BATCH_EVENTS = 400
 
 class Refused(Exception):
     """A work item the domain refused (a :class:`domain.errors.DomainError` while processing it: a
-    document's total out of range, ...). The tick forgets the batch, passes over the item's target for the
-    rest of the tick, reports it in :attr:`TickSummary.refused`, and does every other item: one bad
-    aggregate never stops the tick for the others (issue 6, item 1)."""
+    document's total out of range, ...). The tick forgets the batch, passes over the item and its target's
+    later items for the rest of the tick (the target's earlier items are done, wherever batches end, in a
+    dry run too), reports it in :attr:`TickSummary.refused`, and does every other item: one bad aggregate
+    never stops the tick for the others (issue 6, item 1)."""
 
     def __init__(self, kind: str, item: "WorkItem[Any]", error: Any):
         super().__init__(f"{kind} {item.key}: {error}")
@@ -108,8 +109,9 @@ class TickContext:
         self.list_documents = True
         #: Targets passed over in this tick (their later items are passed over too).
         self.passed_over: set[UUID] = set()
-        #: Targets of refused items (:class:`Refused`), never processed again in this tick.
-        self.refused: set[UUID] = set()
+        #: The first refused item (:class:`Refused`) of each target: it and the target's later items are
+        #: passed over in this tick, its earlier ones done (:meth:`is_refused`).
+        self.refused: dict[UUID, WorkItem[Any]] = {}
         # Pending events of the batch, counted incrementally (summing over every touched aggregate after
         # every item made batches quadratic: 3 s of a 13 s profile).
         self._recent: list[Any] = []
@@ -172,6 +174,16 @@ class TickContext:
         latest = max((a.modified_on for a in aggregates if a is not None), default=None)
         if latest is not None and (self.summary.later_than is None or latest > self.summary.later_than):
             self.summary.later_than = latest
+
+    def refuse(self, item: WorkItem[Any]) -> None:
+        """Pass over ``item`` and its target's later items for the rest of the tick."""
+        first = self.refused.get(item.target)
+        self.refused[item.target] = item if first is None or item < first else first
+
+    def is_refused(self, item: WorkItem[Any]) -> bool:
+        """True if ``item`` is at or after (in the tick's order) a refused item of its target."""
+        first = self.refused.get(item.target)
+        return first is not None and not item < first
 
     def passed(self, kind: str, item: WorkItem[Any]) -> bool:
         """True (and counted) if an earlier item of ``item``'s target was passed over in this tick."""

@@ -69,6 +69,31 @@ def test_an_item_the_domain_refuses_never_stops_the_tick_for_the_others(store: S
     assert projection_runner.errors(store) == []
 
 
+def test_what_a_refusal_leaves_undone_depends_neither_on_batches_nor_on_dry_run(store: Store, monkeypatch) -> None:  # noqa: ANN001
+    """Rule (item 1; determinism): a refused item and its aggregate's later items are passed over, its
+    earlier items done. It was "the target's items in the refused batch": the outcome changed with where
+    batches ended (one card's result depended on unrelated data) and a dry run (which starts again) left
+    out what the real run did. Card R's November charge is posted, December's is refused (the statement
+    would be out of range), R's close after it is passed over; card OK closes, with any batch size."""
+    import scheduler.tick as tick_module
+
+    firm(store)
+    handle(store, AddCard("R", "Rui", "2222", "BRL", 31, T0, "BANK"))
+    handle(store, SetRecurringCharge("R", "r1", T0, "BANK", day=5, amount="600000000000000.00", merchant="rent",
+                                     start_date=date(2025, 11, 5)))
+    at = utc(2026, 1, 2, 12)
+    outcomes = []
+    for batch_events, dry_run in ((400, True), (1, True), (1, False)):
+        monkeypatch.setattr(tick_module, "BATCH_EVENTS", batch_events)
+        before = store.head()
+        s = tick(store, at, dry_run=dry_run)
+        assert [(r["kind"], r["key"]) for r in s.refused] == [("card_recurring", "R:r1")], s.refused
+        outcomes.append((s.counts["card_recurring"], s.counts["card_statement"], s.events))
+        assert store.head() - before == (0 if dry_run else s.events)
+    assert outcomes[0] == outcomes[1] == outcomes[2], outcomes
+    assert outcomes[0][0] == {"posted": 1, "refused": 1} and outcomes[0][1] == {"closed": 1, "refused": 1}, outcomes
+
+
 def test_charges_waiting_for_later_statements_are_bounded_when_they_are_posted(store: Store) -> None:
     """Rule (item 1): what a card holds for statements not open yet (waiting purchases, installment parts)
     will be some statement's total, so it is checked when posted: refused then, not at the close."""
