@@ -267,8 +267,17 @@ def test_unknown_filters_missing_arguments_and_amount_messages_on_the_cli(sqlite
            "--start", "2026-01-01", "--at", "2026-01-02T00:00:00Z", "--fee"]
     messages = {rejected(sqlite_url, "fee", *fee, v).stderr.split(" is ", 1)[1] for v in ("-5", "0")}
     assert messages == {"not greater than zero\n"}, messages
-    for args in (["tax-rates", "list", "--company", "CARE"], ["companies", "list"], ["api-keys", "list", "--company", "CARE"]):
-        r = ok(sqlite_url, *args, "--limit", "1")
+    import json
+
+    from support import run_cli
+
+    for args in (["tax-rates", "list", "--company", "CARE"], ["companies", "list"]):  # 3 rates, 2 companies
+        r = run_cli(sqlite_url, *args, "--limit", "1", "--json")
+        assert r.returncode == 0 and len(json.loads(r.stdout)) == 1, (r.stdout, r.stderr)
+        assert "more (next page: --offset 1)" in r.stderr, r.stderr
+        second = json.loads(ok(sqlite_url, *args, "--limit", "1", "--offset", "1", "--json"))
+        assert len(second) == 1 and second != json.loads(r.stdout), second
+    assert json.loads(ok(sqlite_url, "api-keys", "list", "--company", "CARE", "--limit", "1", "--json")) == []
     ok(sqlite_url, "cards", "add", "M1", "--company", "BANK", "--holder", "H", "--last4", "3333", "--currency", "BRL",
        "--closing-day", "15", "--at", "2026-04-12T00:00:00Z")
     ok(sqlite_url, "cards", "init-statements", "--company", "BANK", "--card", "M1", "--months", "3", "--at", "2026-04-12T00:00:00Z")
