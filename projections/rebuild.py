@@ -3,8 +3,9 @@
 A rebuild never destroys what it replaces before it has something better:
 
 1. the projections are replayed from the first event into *shadow* tables of the same names — a schema of
-   their own on PostgreSQL (``<schema>_rebuild_<pid>``), a file of their own beside the SQLite database
-   (``billing.db.rebuild-<pid>``) — strictly: an event a projection cannot apply stops the rebuild with
+   their own on PostgreSQL (:func:`shadow_schema`; rebuilds of one store take turns, so a killed one's
+   shadow is dropped by the next), a file of their own beside the SQLite database (``billing.db.rebuild-<pid>``;
+   the files of killed rebuilds are removed by the next) — strictly: an event a projection cannot apply stops the rebuild with
    :class:`projections.runner.ProjectionFailed` naming the event, the shadow is dropped, and the live read
    models stay exactly as they were;
 2. in one transaction on the live database, with the projections' positions locked: if the live read
@@ -20,8 +21,11 @@ rebuilt tables stand).
 
 from __future__ import annotations
 
+import glob
+import hashlib
 import os
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,16 +64,67 @@ def rebuild_beside(
     the module docstring). Raises :class:`projections.runner.ProjectionFailed` (nothing replaced) when an
     event cannot be applied — unless ``strict`` is False (an upgrade of read models an older engine
     built): such events are then recorded, as a catch-up records them."""
-    head = store.head()
-    shadow = _Shadow.for_store(store)
+    with _one_rebuild_at_a_time(store):
+        head = store.head()
+        shadow = _Shadow.for_store(store)
+        try:
+            shadow.create(projections)
+            applied = run(store, projections, until=head, page_size=page_size, on_page=on_page, engine=shadow.engine, strict=strict)
+            report = shadow.swap_in(store, projections, head)
+            report.applied = applied
+            return report
+        finally:
+            shadow.drop()
+
+
+@contextmanager
+def _one_rebuild_at_a_time(store: Any) -> Iterator[None]:
+    """On PostgreSQL, a session advisory lock per store schema held for the whole rebuild: rebuilds of one
+    store take turns, so they can share one shadow schema name (a killed rebuild's shadow is dropped by the
+    next one). SQLite needs none (each rebuild has a file of its own)."""
+    if store.engine.dialect.name != "postgresql":
+        yield
+        return
+    with store.engine.connect() as conn:
+        key = conn.execute(sa.text("SELECT hashtext('billing-rebuild:' || current_schema())")).scalar()
+        conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            conn.commit()
+
+
+def shadow_schema(main: str) -> str:
+    """The PostgreSQL schema a rebuild of the store in schema ``main`` writes to:
+    ``billing_rebuild_<the first 16 hex digits of SHA-256 of main>`` (32 characters). A name built from
+    ``main`` itself (``<main>_rebuild_<pid>``, cut to PostgreSQL's 63) was ``main`` for a 63-character
+    schema, and the rebuild's clean-up dropped the store with its events."""
+    name = "billing_rebuild_" + hashlib.sha256(main.encode()).hexdigest()[:16]
+    if name == main:  # cannot happen for a hash of itself; never drop the store, whatever the name
+        raise RuntimeError(f"the rebuild's shadow schema would be the store's own schema {main!r}")
+    return name
+
+
+def _remove_dead_shadows(sqlite_path: str) -> None:
+    """Remove the shadow files (``<db>.rebuild-<pid>`` and their journals) of rebuilds whose process is no
+    longer running (killed): only a live process's shadow is in use."""
+    for leftover in sorted(glob.glob(glob.escape(sqlite_path) + ".rebuild-*")):
+        pid = leftover.rsplit(".rebuild-", 1)[1].split("-", 1)[0]
+        if not pid.isdigit() or _running(int(pid)):
+            continue
+        os.remove(leftover)
+
+
+def _running(pid: int) -> bool:
     try:
-        shadow.create(projections)
-        applied = run(store, projections, until=head, page_size=page_size, on_page=on_page, engine=shadow.engine, strict=strict)
-        report = shadow.swap_in(store, projections, head)
-        report.applied = applied
-        return report
-    finally:
-        shadow.drop()
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class _Shadow:
@@ -85,9 +140,10 @@ class _Shadow:
         if store.engine.dialect.name == "postgresql":
             with store.engine.connect() as conn:
                 main = conn.execute(sa.text("SELECT current_schema()")).scalar()
-            name = f"{main}_rebuild_{os.getpid()}"[:63]
+            name = shadow_schema(main)
             url = store.engine.url.set(query={"options": f"-csearch_path={name}"})
             return cls(store, sa.create_engine(url, poolclass=NullPool), name)
+        _remove_dead_shadows(store.config.sqlite_path)
         path = f"{store.config.sqlite_path}.rebuild-{os.getpid()}"
         return cls(store, _plain_sqlite_engine(path), path)
 

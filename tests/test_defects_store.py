@@ -206,3 +206,41 @@ def test_a_rebuild_leaves_no_shadow_behind(tmp_path: Path) -> None:
     seed(url)
     ok(url, "projections", "rebuild")
     assert sorted(p.name for p in tmp_path.iterdir() if "rebuild" in p.name) == []
+
+
+def test_a_rebuild_of_a_store_with_a_63_character_schema_keeps_the_store() -> None:
+    """Rule (item 23: a rebuild never loses what it replaces): the shadow schema was ``<schema>_rebuild_<pid>``
+    cut to 63 characters, i.e. the store's own schema when its name has 63 characters (the most the engine
+    accepts), and the rebuild's clean-up dropped it, events and all. The shadow is named apart."""
+    from conftest import PgSchema, require_postgres
+
+    require_postgres()
+    schema = PgSchema()
+    schema.name = (schema.name + "x" * 63)[:63]
+    schema.url = f"{schema.url.split('?')[0]}?schema={schema.name}"
+    try:
+        seed(schema.url)
+        ok(schema.url, *record("P-1", "10.00"))
+        n = head(schema.url)
+        ok(schema.url, "projections", "rebuild")
+        assert head(schema.url) == n
+        assert [i["number"] for i in js(schema.url, "invoices", "individual")] == ["P-1"]
+    finally:
+        schema.drop()
+
+
+def test_a_killed_rebuilds_shadow_is_removed_by_the_next_rebuild(tmp_path: Path) -> None:
+    """A rebuild killed with -9 leaves its shadow (``<db>.rebuild-<pid>`` beside SQLite) behind; the next
+    rebuild removes the shadows of processes no longer running and keeps a running one's."""
+    import os
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    seed(url)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    for name in (f"b.db.rebuild-{dead.pid}", f"b.db.rebuild-{dead.pid}-journal", f"b.db.rebuild-{os.getpid()}"):
+        (tmp_path / name).write_bytes(b"left by a killed rebuild")
+    ok(url, "projections", "rebuild")
+    assert sorted(p.name for p in tmp_path.iterdir() if "rebuild" in p.name) == [f"b.db.rebuild-{os.getpid()}"]
