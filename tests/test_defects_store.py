@@ -244,3 +244,30 @@ def test_a_killed_rebuilds_shadow_is_removed_by_the_next_rebuild(tmp_path: Path)
         (tmp_path / name).write_bytes(b"left by a killed rebuild")
     ok(url, "projections", "rebuild")
     assert sorted(p.name for p in tmp_path.iterdir() if "rebuild" in p.name) == [f"b.db.rebuild-{os.getpid()}"]
+
+
+def test_a_store_dropped_while_a_command_runs_is_a_one_line_database_error(pg_url: str) -> None:
+    """Rule (item 25): the schema or tables dropped under a running command (a real error from the server,
+    as a tick gets it) is the documented one-line database error, exit 1, without SQL; an error that is a
+    bug is "unexpected" but never shows SQL either."""
+    from commands.errors import classify
+
+    seed(pg_url)
+    with Store(resolve(pg_url)) as store:
+        with store.engine.connect() as conn:
+            conn.execute(sa.text("DROP TABLE projection_positions CASCADE"))
+            conn.commit()
+            errors = []
+            for statement in ("SELECT name FROM projection_positions", "SELEC 1"):
+                try:
+                    conn.execute(sa.text(statement))
+                except sa.exc.SQLAlchemyError as e:
+                    errors.append(classify(e))
+                conn.rollback()
+    gone, bug = errors
+    assert (gone.kind, gone.exit_code, gone.http_status) == ("database", 1, 503), gone
+    assert gone.message.startswith('the database is unavailable: relation "projection_positions" does not exist'), gone
+    assert "dropped" in gone.message
+    assert bug.kind == "unexpected", bug
+    for o in errors:
+        assert "\n" not in o.message and "[SQL:" not in o.message and "sqlalche.me" not in o.message, o.message
