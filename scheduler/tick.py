@@ -123,16 +123,19 @@ def _tick(
 ) -> TickSummary:
     projection_runner.run(store, registry.ALL)
     refused: list[Refused] = []
+    retried: set[WorkItem[Any]] = set()
     while True:
         summary = TickSummary(at=at, dry_run=dry_run)
         try:
             _plan_and_process(store, at, dry_run, company, progress, list_documents, chosen, summary, refused)
             break
         except Refused as r:
-            # Only a dry run gets here: its earlier batches live in memory only, so it starts again,
-            # passing over every item refused so far and its target's later ones (a real tick redoes the
-            # batch, see _process): both end with the same items done.
-            refused.append(r)
+            # Only a dry run gets here: its earlier batches live in memory only, so it starts again, on
+            # fresh state, passing over every item refused twice so far and its target's later ones (a
+            # real tick redoes the batch, see _process): both end with the same items done.
+            if r.item in retried:
+                refused.append(r)
+            retried.add(r.item)
     if not dry_run and catch_up_after:
         projection_runner.run(store, registry.ALL)
     return summary
@@ -227,6 +230,12 @@ def _process(ctx: TickContext, work: list[tuple[WorkItem[Any], WorkSource[Any]]]
             ctx.rollback()
             ctx.forget_all()
             position["prefetched_to"] = position["start"]
+            if r.item not in ctx.retried_fresh:
+                # The first time, on fresh state only: aggregates loaded before and after another
+                # ticker's save can make the domain refuse what it would not (found racing on SQLite).
+                ctx.retried_fresh.add(r.item)
+                ctx.summary.conflicts += 1
+                continue
             ctx.refuse(r.item)
             ctx.summary.refused.append(r.report())
             continue

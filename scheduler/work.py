@@ -112,6 +112,8 @@ class TickContext:
         #: The first refused item (:class:`Refused`) of each target: it and the target's later items are
         #: passed over in this tick, its earlier ones done (:meth:`is_refused`).
         self.refused: dict[UUID, WorkItem[Any]] = {}
+        #: Items refused once, whose batch is redone on fresh state before they count as refused.
+        self.retried_fresh: set[WorkItem[Any]] = set()
         # Pending events of the batch, counted incrementally (summing over every touched aggregate after
         # every item made batches quadratic: 3 s of a 13 s profile).
         self._recent: list[Any] = []

@@ -94,6 +94,40 @@ def test_what_a_refusal_leaves_undone_depends_neither_on_batches_nor_on_dry_run(
     assert outcomes[0][0] == {"posted": 1, "refused": 1} and outcomes[0][1] == {"closed": 1, "refused": 1}, outcomes
 
 
+def test_a_ticker_that_lost_a_race_reports_no_false_refusal(sqlite_url: str, monkeypatch) -> None:  # noqa: ANN001
+    """Rule (item 24: racing tickers; item 1: a refusal is the domain's, about the data): a ticker whose
+    plan and prefetched cards predate another ticker's save loaded a card from before it and a statement
+    from after it, and the domain refused the card's recurring charge ("ST-… is OVERDUE") although nothing
+    needed correcting (found racing two ticks on SQLite). A refused item's batch is redone once on fresh
+    state; only what the domain refuses again is reported. The other ticker is a real process, run
+    between this one's batches."""
+    from datetime import date as day
+
+    import scheduler.tick as tick_module
+    from commands.config import resolve
+    from support import run_cli
+
+    with Store(resolve(sqlite_url)) as s:
+        handle(s, SetCompany("BANK", T0, name="Bank", timezone="Europe/London", currency="GBP"))
+        for i in range(30):
+            handle(s, AddCard(f"C{i:02d}", "H", "1234", "GBP", 1 + i % 28, T0, "BANK"))
+            handle(s, SetRecurringCharge(f"C{i:02d}", "tv", T0, "BANK", day=5, amount="9.99", merchant="tv",
+                                         start_date=day(2026, 1, 5)))
+    monkeypatch.setattr(tick_module, "BATCH_EVENTS", 1)
+    monkeypatch.setattr(tick_module, "PREFETCH", 16)
+    other = []
+
+    def between_batches(done: int, total: int) -> None:
+        if not other:
+            other.append(run_cli(sqlite_url, "tick", "--at", "2026-06-01T00:00:00Z"))
+
+    with Store(resolve(sqlite_url)) as s:
+        summary = tick(s, utc(2026, 6, 1), progress=between_batches)
+    assert other[0].returncode == 0 and "warning" not in other[0].stderr, other[0].stderr
+    assert summary.refused == [], summary.refused
+    assert summary.counts["card_recurring"] == {"not_due": 150}, summary.counts  # the other ticker posted them all
+
+
 def test_charges_waiting_for_later_statements_are_bounded_when_they_are_posted(store: Store) -> None:
     """Rule (item 1): what a card holds for statements not open yet (waiting purchases, installment parts)
     will be some statement's total, so it is checked when posted: refused then, not at the close."""
