@@ -272,12 +272,14 @@ class Store:
         loaded = self.load_many([aggregate_id])
         return loaded.get(aggregate_id)
 
-    def load_many(self, ids: Sequence[UUID]) -> dict[UUID, Any]:
+    def load_many(self, ids: Sequence[UUID], unreadable: dict[UUID, str] | None = None) -> dict[UUID, Any]:
         """Load the aggregates with ``ids`` (those that exist) in a few queries, ``LOAD_CHUNK`` ids each.
 
         The repository loads one aggregate per query; a tick over 100,000 contracts needs this instead.
         Events are read in (originator_id, originator_version) order and projected with each event's
-        ``mutate``, exactly as the repository does.
+        ``mutate``, exactly as the repository does. A stored event that cannot be decoded or applied raises,
+        unless ``unreadable`` is given: the aggregate is then left out and ``unreadable[id]`` says which
+        event and why (the tick passes over that aggregate's work and does the rest).
         """
         result: dict[UUID, Any] = {}
         unique = list(dict.fromkeys(ids))
@@ -286,7 +288,16 @@ class Store:
             for originator_id, rows in itertools.groupby(self._select_events(chunk), key=lambda r: r.originator_id):
                 aggregate = None
                 for stored in rows:
-                    aggregate = self.app.mapper.to_domain_event(stored).mutate(aggregate)
+                    try:
+                        aggregate = self.app.mapper.to_domain_event(stored).mutate(aggregate)
+                    except Exception as e:  # in memory only: the rows are read already
+                        if unreadable is None:
+                            raise
+                        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+                        unreadable[UUID(str(originator_id))] = (f"its stored event version {stored.originator_version} "
+                                                                f"({stored.topic}) cannot be read: {first}")
+                        aggregate = None
+                        break
                 if aggregate is not None:
                     result[aggregate.id] = aggregate
         return result

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
+from domain.errors import DomainError
 from domain.number_series import NumberSeries, series_id
 
 T = TypeVar("T")
@@ -39,6 +40,13 @@ class Refused(Exception):
 
     def report(self) -> dict[str, str]:
         return {"kind": self.kind, "key": self.item.key, "field": self.error.field, "rule": self.error.rule}
+
+
+class Unreadable(DomainError):
+    """An aggregate a work item needs has a stored event that cannot be decoded or applied (a corrupted
+    store): the item is refused like one the domain refuses, so one bad aggregate never stops the tick for
+    every other one (found by the crash probes of issue 6: one corrupted card stopped every company's
+    billing)."""
 
 
 class StaleState(Exception):
@@ -112,6 +120,8 @@ class TickContext:
         #: The first refused item (:class:`Refused`) of each target: it and the target's later items are
         #: passed over in this tick, its earlier ones done (:meth:`is_refused`).
         self.refused: dict[UUID, WorkItem[Any]] = {}
+        #: Aggregates with a stored event that cannot be read: id -> which event and why.
+        self.unreadable: dict[UUID, str] = {}
         #: Items refused once, whose batch is redone on fresh state before they count as refused.
         self.retried_fresh: set[WorkItem[Any]] = set()
         # Pending events of the batch, counted incrementally (summing over every touched aggregate after
@@ -126,14 +136,18 @@ class TickContext:
         want = [i for i in dict.fromkeys(ids) if i not in self.cache and i not in self.missing]
         if not want:
             return
-        loaded = self.store.load_many(want)
+        loaded = self.store.load_many(want, self.unreadable)
         self.cache.update(loaded)
         self.missing.update(i for i in want if i not in loaded)
 
     def get(self, aggregate_id: UUID) -> Any | None:
-        """The aggregate in memory, loading it if needed; None if it does not exist."""
+        """The aggregate in memory, loading it if needed; None if it does not exist. Raises
+        :class:`Unreadable` (a :class:`DomainError`: the item is refused, the tick goes on) if one of
+        its stored events cannot be read."""
         if aggregate_id not in self.cache and aggregate_id not in self.missing:
             self.preload([aggregate_id])
+        if aggregate_id in self.unreadable:
+            raise Unreadable("event", f"aggregate {aggregate_id}: {self.unreadable[aggregate_id]}")
         return self.cache.get(aggregate_id)
 
     def add_new(self, aggregate: Any, transient: bool = False) -> Any:
@@ -260,6 +274,7 @@ class TickContext:
         """Drop every aggregate in memory (after :class:`StaleState`)."""
         self.cache.clear()
         self.missing.clear()
+        self.unreadable.clear()
 
     def rollback(self) -> None:
         """Forget the batch: the aggregates it touched are reloaded when next needed."""

@@ -271,3 +271,37 @@ def test_a_store_dropped_while_a_command_runs_is_a_one_line_database_error(pg_ur
     assert bug.kind == "unexpected", bug
     for o in errors:
         assert "\n" not in o.message and "[SQL:" not in o.message and "sqlalche.me" not in o.message, o.message
+
+
+def test_an_aggregate_whose_stored_event_cannot_be_read_is_passed_over_by_the_tick(db_url: str) -> None:
+    """Rule (item 1: no stored event takes the engine down; item 23: a corrupted event): one card whose
+    stored event no longer decodes stopped every company's tick (exit 1, "unexpected
+    MapperDeserialisationError", nothing billed, at every tick). Its items are refused, each named with
+    the event, and everything else is done: the other card's statements close, the other company bills."""
+    from datetime import date
+
+    from commands.bus import handle
+    from commands.cards import AddCard, ChargeCard
+    from commands.companies import SetCompany
+    from commands.customers import AddCustomer
+    from commands.engagements import CreateEngagement
+
+    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    with Store(resolve(db_url)) as s:
+        handle(s, SetCompany("BANK", t0, name="Bank", timezone="Europe/London", currency="GBP"))
+        for ref in ("C1", "C2"):
+            handle(s, AddCard(ref, "H", "1234", "GBP", 31, t0, "BANK"))
+            handle(s, ChargeCard(ref, "x", date(2026, 1, 3), "5.00", "shop", t0, "BANK"))
+        handle(s, SetCompany("FIRM", t0, name="Firm", timezone="Europe/London", currency="GBP"))
+        handle(s, AddCustomer("CL", "Client", "Europe/London", "GBP", 14, company="FIRM", at=t0))
+        handle(s, CreateEngagement("E1", "CL", "Retainer", "package", date(2026, 1, 1), t0, "FIRM", fee="100.00",
+                                   schedule="monthly"))
+    ok(db_url, "projections", "run")  # the read models know card C1 (its work is due): then its event is corrupted
+    rewrite_state(db_url, notification_of(db_url, "billing:CreditCard.Created"), lambda b: bytes([b[0] ^ 1]) + b[1:])
+    r = run_cli(db_url, "tick", "--at", "2026-03-01T00:00:00Z")
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    warnings = [line for line in r.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings and all("C1" in w and "event: aggregate" in w and "cannot be read" in w for w in warnings), r.stderr
+    numbers = sorted(d["number"] for d in js(db_url, "invoices", "list", "--company", "BANK", "--kind", "ALL"))
+    assert numbers == ["ST-C2-0001", "ST-C2-0002"], numbers
+    assert len(js(db_url, "invoices", "list", "--company", "FIRM")) == 3  # January to March, in advance
