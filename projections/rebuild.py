@@ -32,6 +32,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
+from projections.locks import schema_lock
 from projections.runner import PAGE_SIZE, Projection, _lock_positions, run
 from projections.tables import metadata, projection_errors, projection_positions
 
@@ -85,15 +86,8 @@ def _one_rebuild_at_a_time(store: Any) -> Iterator[None]:
     if store.engine.dialect.name != "postgresql":
         yield
         return
-    with store.engine.connect() as conn:
-        key = conn.execute(sa.text("SELECT hashtext('billing-rebuild:' || current_schema())")).scalar()
-        conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
-        conn.commit()
-        try:
-            yield
-        finally:
-            conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-            conn.commit()
+    with schema_lock(store.engine, "billing-rebuild"):
+        yield
 
 
 def shadow_schema(main: str) -> str:

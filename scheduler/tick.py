@@ -21,7 +21,6 @@ but never saves: the aggregates advance in memory only.
 from __future__ import annotations
 
 import gc
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -35,6 +34,7 @@ from domain.base import business_time
 from domain.errors import DomainError, ValidationError
 from projections import registry
 from projections import runner as projection_runner
+from projections.locks import schema_lock
 from projections.tables import due_work
 from scheduler.work import BATCH_EVENTS, Refused, StaleState, TickContext, TickSummary, WorkItem, WorkSource, sources
 
@@ -94,21 +94,10 @@ def _one_ticker_at_a_time(store: Any, dry_run: bool) -> Iterator[None]:
     if dry_run or store.engine.dialect.name != "postgresql":
         yield
         return
-    with store.engine.connect() as conn:
-        key = conn.execute(sa.text("SELECT hashtext('billing-tick:' || current_schema())")).scalar()
-        deadline = time.monotonic() + LOCK_WAIT_S
-        while not conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
-            conn.commit()
-            if time.monotonic() > deadline:
-                raise TickLockTimeout(f"another tick has held the tick lock for over {LOCK_WAIT_S // 60} minutes; "
+    timeout = lambda: TickLockTimeout(f"another tick has held the tick lock for over {LOCK_WAIT_S // 60} minutes; "  # noqa: E731
                                       "is a ticker hung? (pg_locks shows it)")
-            time.sleep(0.2)
-        conn.commit()
-        try:
-            yield
-        finally:
-            conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-            conn.commit()
+    with schema_lock(store.engine, "billing-tick", LOCK_WAIT_S, timeout):
+        yield
 
 
 def _tick(
