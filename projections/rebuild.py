@@ -65,7 +65,9 @@ def rebuild_beside(
     the module docstring). Raises :class:`projections.runner.ProjectionFailed` (nothing replaced) when an
     event cannot be applied — unless ``strict`` is False (an upgrade of read models an older engine
     built): such events are then recorded, as a catch-up records them."""
-    with _one_rebuild_at_a_time(store):
+    # rebuilds of one store take turns (PostgreSQL): they share one shadow schema name, and a killed
+    # rebuild's shadow is dropped by the next one
+    with schema_lock(store.engine, "billing-rebuild"):
         head = store.head()
         shadow = _Shadow.for_store(store)
         try:
@@ -76,18 +78,6 @@ def rebuild_beside(
             return report
         finally:
             shadow.drop()
-
-
-@contextmanager
-def _one_rebuild_at_a_time(store: Any) -> Iterator[None]:
-    """On PostgreSQL, a session advisory lock per store schema held for the whole rebuild: rebuilds of one
-    store take turns, so they can share one shadow schema name (a killed rebuild's shadow is dropped by the
-    next one). SQLite needs none (each rebuild has a file of its own)."""
-    if store.engine.dialect.name != "postgresql":
-        yield
-        return
-    with schema_lock(store.engine, "billing-rebuild"):
-        yield
 
 
 def shadow_schema(main: str) -> str:
@@ -113,11 +103,11 @@ def _remove_dead_shadows(sqlite_path: str) -> None:
 
 def _running(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass  # it exists, under another user
     return True
 
 
@@ -204,8 +194,6 @@ class _Shadow:
         return table.to_metadata(sa.MetaData(), schema=self.name if self.postgres else "shadow")
 
     def _live_connection(self, store: Any) -> Any:
-        from contextlib import contextmanager
-
         @contextmanager
         def opened() -> Iterator[sa.Connection]:
             with store.engine.connect() as conn:

@@ -91,7 +91,7 @@ def _one_ticker_at_a_time(store: Any, dry_run: bool) -> Iterator[None]:
     took 2.5-3.2x as long as one). The next ticker then finds the work done. Correctness never depends on
     it: the event store's unique versions still decide every race. A dry run writes nothing and takes no
     lock."""
-    if dry_run or store.engine.dialect.name != "postgresql":
+    if dry_run:
         yield
         return
     timeout = lambda: TickLockTimeout(f"another tick has held the tick lock for over {LOCK_WAIT_S // 60} minutes; "  # noqa: E731
